@@ -1,0 +1,75 @@
+"""tunelab: tune hyperparameters and architectures, and record every experiment.
+
+>>> import tunelab
+>>> space = tunelab.Space(lr=tunelab.Float(1e-4, 1e-1, log=True), layers=tunelab.Int(1, 4))
+>>> study = tunelab.Study("quickstart", space, store="memory", seed=0)
+>>> study.optimize(lambda c: abs(c["lr"] - 0.01) + c["layers"], n_trials=10)
+>>> study.best_trial.config["layers"]
+1
+"""
+
+from tunelab._errors import (
+    InvalidArgumentError,
+    InvalidConfigError,
+    InvalidSpaceError,
+    MissingExtraError,
+    SchemaVersionError,
+    SearchExhausted,
+    StoreError,
+    StudyMismatchError,
+    StudyNotFoundError,
+    TrialError,
+    TrialNotFoundError,
+    TunelabError,
+)
+from tunelab.executors import Executor, InlineExecutor, ProcessExecutor
+from tunelab.schedulers import Decision, FIFOScheduler, Scheduler
+from tunelab.searchers import GridSearcher, RandomSearcher, Searcher, SobolSearcher
+from tunelab.space import Categorical, Float, Int, Param, PowerOfTwo, Space
+from tunelab.store import MemoryStore, SQLStore, Store, open_store
+from tunelab.study import Study, load_study
+from tunelab.trial import Report, Trial, TrialHandle, TrialStatus
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Categorical",
+    "Decision",
+    "Executor",
+    "FIFOScheduler",
+    "Float",
+    "GridSearcher",
+    "InlineExecutor",
+    "Int",
+    "InvalidArgumentError",
+    "InvalidConfigError",
+    "InvalidSpaceError",
+    "MemoryStore",
+    "MissingExtraError",
+    "Param",
+    "PowerOfTwo",
+    "ProcessExecutor",
+    "RandomSearcher",
+    "Report",
+    "SQLStore",
+    "SchemaVersionError",
+    "Scheduler",
+    "SearchExhausted",
+    "Searcher",
+    "SobolSearcher",
+    "Space",
+    "StoreError",
+    "Store",
+    "Study",
+    "StudyMismatchError",
+    "StudyNotFoundError",
+    "Trial",
+    "TrialError",
+    "TrialHandle",
+    "TrialNotFoundError",
+    "TrialStatus",
+    "TunelabError",
+    "__version__",
+    "load_study",
+    "open_store",
+]

@@ -1,0 +1,101 @@
+"""The executor interface: WHERE trials run (inline, local processes, later Ray)."""
+
+from __future__ import annotations
+
+import traceback as tb_module
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tunelab._errors import TrialError
+from tunelab.space import Config
+from tunelab.trial import Decision, TrialHandle, TrialStatus, final_metrics
+
+__all__ = ["Executor", "Job", "Objective", "OnReport", "Outcome", "run_objective"]
+
+#: ``objective(config_or_trial_handle) -> number | dict | None``
+Objective = Callable[[TrialHandle], Any]
+#: The driver's callback for a report: ``(trial_id, step, metrics) -> Decision``.
+OnReport = Callable[[int, int, dict[str, float]], Decision]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One trial to run: plain data, so it crosses process boundaries."""
+
+    trial_id: int
+    number: int
+    config: Config
+    seed: int
+    metric: str
+    study_name: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a trial ended, as seen by the worker that ran it."""
+
+    trial_id: int
+    status: TrialStatus
+    metrics: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    traceback: str | None = None
+
+
+def run_objective(
+    objective: Objective, job: Job, reporter: Callable[[int, dict[str, float]], Decision]
+) -> Outcome:
+    """Call the objective for ``job`` and turn whatever happens into an :class:`Outcome`.
+
+    Exceptions and bad return values fail the trial with the reason; nothing escapes.
+    """
+    handle = TrialHandle(
+        job.config, number=job.number, seed=job.seed, reporter=reporter, study_name=job.study_name
+    )
+    try:
+        result = objective(handle)
+        metrics = final_metrics(result, handle.last_metrics, job.metric)
+    except TrialError as exc:
+        return Outcome(job.trial_id, TrialStatus.FAILED, handle.last_metrics, str(exc),
+                       tb_module.format_exc())
+    except Exception as exc:
+        return Outcome(
+            job.trial_id,
+            TrialStatus.FAILED,
+            handle.last_metrics,
+            f"{type(exc).__name__}: {exc}",
+            tb_module.format_exc(),
+        )
+    status = TrialStatus.STOPPED if handle.should_stop else TrialStatus.COMPLETE
+    return Outcome(job.trial_id, status, metrics)
+
+
+class Executor(ABC):
+    """Runs jobs and hands back outcomes; reports flow to the driver through ``on_report``."""
+
+    @property
+    @abstractmethod
+    def slots(self) -> int:
+        """How many trials can run at once."""
+
+    @property
+    @abstractmethod
+    def running(self) -> int:
+        """How many trials are running now."""
+
+    @abstractmethod
+    def start(self, objective: Objective, on_report: OnReport) -> None:
+        """Prepare to run ``objective`` (start workers)."""
+
+    @abstractmethod
+    def submit(self, job: Job) -> None:
+        """Start ``job``; only called when ``running < slots``."""
+
+    @abstractmethod
+    def wait(self, timeout: float | None) -> list[Outcome]:
+        """Block until at least one job ends or ``timeout`` seconds pass."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Stop every worker; jobs still running are abandoned (the driver handles them)."""

@@ -1,0 +1,59 @@
+"""The searcher interface: decide WHAT configuration to try next."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection
+from typing import Any, ClassVar
+
+import numpy as np
+
+from tunelab._errors import InvalidArgumentError
+from tunelab.space import Config, Space
+from tunelab.trial import Trial
+
+__all__ = ["Searcher", "fresh_seed"]
+
+
+def fresh_seed() -> int:
+    """A random 63-bit seed from the operating system's entropy."""
+    return int(np.random.SeedSequence().entropy) % (2**63)
+
+
+class Searcher(ABC):
+    """Proposes configurations. Subclasses implement :meth:`suggest`.
+
+    A searcher's proposals are a function of its seed, the space, the trial history and the
+    trial number, so a study can be resumed after a crash and gives the same trials for
+    the same seed, in any process. Searchers never write to the store.
+    """
+
+    #: The name under which the searcher is registered (``random``, ``grid``, ``sobol``...).
+    name: ClassVar[str]
+
+    def __init__(self, seed: int | None = None) -> None:
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+        ):
+            raise InvalidArgumentError(f"`seed` must be an integer >= 0 or None; got {seed!r}")
+        self.seed = fresh_seed() if seed is None else int(seed)
+
+    @abstractmethod
+    def suggest(self, space: Space, history: Collection[Trial], number: int) -> Config:
+        """Return the configuration for trial ``number``.
+
+        ``history`` holds every trial of the study known so far (any status).
+        Raise :class:`tunelab.SearchExhausted` when nothing is left to try.
+        """
+
+    def rng(self, number: int) -> np.random.Generator:
+        """The generator for trial ``number``: independent of every other trial's."""
+        return np.random.default_rng([self.seed, number])
+
+    def spec(self) -> dict[str, Any]:
+        """The JSON-ready description from which :func:`make_searcher` rebuilds this one."""
+        return {"name": self.name, "seed": self.seed}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.spec().items() if k != "name")
+        return f"{type(self).__name__}({args})"

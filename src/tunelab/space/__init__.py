@@ -1,0 +1,6 @@
+"""Declarative search spaces: parameters, conditions, encoding, grids, JSON/YAML."""
+
+from tunelab.space._params import Categorical, Float, Int, Param, PowerOfTwo, Value
+from tunelab.space._space import Config, Space
+
+__all__ = ["Categorical", "Config", "Float", "Int", "Param", "PowerOfTwo", "Space", "Value"]

@@ -1,0 +1,213 @@
+"""The store interface: the durable record of studies, trials and their reports.
+
+Only the study writes to a store; searchers and schedulers read the history it hands them.
+Every backend passes the same conformance suite (``tests/test_store_conformance.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tunelab._errors import InvalidArgumentError
+from tunelab.trial import Report, Trial, TrialStatus
+
+__all__ = ["SCHEMA_VERSION", "Store", "StudyRecord", "StudySummary", "dumps", "loads"]
+
+#: The schema version this tunelab writes. Stores with a newer version are refused.
+SCHEMA_VERSION = 1
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} {obj!r} cannot be stored as JSON")
+
+
+def dumps(obj: Any) -> str:
+    """Serialise to compact JSON (no NaN/inf: they are not JSON)."""
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False, default=_default)
+
+
+def json_value(key: str, value: Any) -> str:
+    """Encode a user attribute, or raise InvalidArgumentError naming it."""
+    try:
+        return dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(
+            f"user attribute {key!r} must be JSON data (numbers, strings, lists, dicts); {exc}"
+        ) from None
+
+
+def loads(text: str | None) -> Any:
+    """Parse JSON from the store (never pickle)."""
+    return None if text is None else json.loads(text)
+
+
+@dataclass(frozen=True)
+class StudyRecord:
+    """A study as stored: its name, target, space and searcher specs."""
+
+    id: int
+    name: str
+    metric: str
+    direction: str
+    space: dict[str, Any]
+    searcher: dict[str, Any] = field(default_factory=dict)
+    scheduler: dict[str, Any] = field(default_factory=dict)
+    user_attrs: dict[str, Any] = field(default_factory=dict)
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class StudySummary:
+    """One line of the studies list."""
+
+    name: str
+    metric: str
+    direction: str
+    n_trials: int
+    counts: dict[str, int]
+    best_value: float | None
+    created_at: float
+    last_update: float | None
+
+
+def check_direction(direction: str) -> str:
+    d = {"min": "min", "minimize": "min", "max": "max", "maximize": "max"}.get(
+        str(direction).lower()
+    )
+    if d is None:
+        raise InvalidArgumentError(
+            f"`direction` must be 'min' or 'max' (or 'minimize'/'maximize'); got {direction!r}"
+        )
+    return d
+
+
+def better(direction: str, a: float, b: float) -> bool:
+    """Whether ``a`` is strictly better than ``b``."""
+    return a < b if direction == "min" else a > b
+
+
+def best_of(values: Sequence[float | None], direction: str) -> float | None:
+    vals = [v for v in values if v is not None and math.isfinite(v)]
+    if not vals:
+        return None
+    return min(vals) if direction == "min" else max(vals)
+
+
+class Store(ABC):
+    """Abstract store. Backends: :class:`MemoryStore` and :class:`SQLStore`
+    (SQLite file by default, PostgreSQL by URL)."""
+
+    url: str
+
+    # --------------------------------------------------------------- studies
+
+    @abstractmethod
+    def create_study(
+        self,
+        name: str,
+        *,
+        metric: str,
+        direction: str,
+        space: dict[str, Any],
+        searcher: dict[str, Any],
+        scheduler: dict[str, Any],
+        user_attrs: dict[str, Any] | None = None,
+    ) -> StudyRecord:
+        """Create a study; if one by that name exists (another process won a race),
+        return the existing one."""
+
+    @abstractmethod
+    def get_study(self, name: str) -> StudyRecord:
+        """Raise :class:`StudyNotFoundError` when there is none."""
+
+    @abstractmethod
+    def list_studies(self) -> list[StudySummary]: ...
+
+    @abstractmethod
+    def delete_study(self, name: str) -> None: ...
+
+    @abstractmethod
+    def set_study_user_attr(self, study_id: int, key: str, value: Any) -> None: ...
+
+    # --------------------------------------------------------------- trials
+
+    @abstractmethod
+    def create_trial(
+        self,
+        study_id: int,
+        config: dict[str, Any],
+        *,
+        status: TrialStatus,
+        worker: str | None = None,
+        user_attrs: dict[str, Any] | None = None,
+        system_attrs: dict[str, Any] | None = None,
+    ) -> Trial:
+        """Insert a trial with the next free number (unique under concurrency)."""
+
+    @abstractmethod
+    def claim_waiting(self, study_id: int, worker: str) -> Trial | None:
+        """Atomically move the lowest-numbered WAITING trial to RUNNING; None if none."""
+
+    @abstractmethod
+    def add_reports(self, trial_id: int, reports: Sequence[Report]) -> None:
+        """Append per-step reports (one batch, one transaction)."""
+
+    @abstractmethod
+    def finish_trial(
+        self,
+        trial_id: int,
+        *,
+        status: TrialStatus,
+        metrics: dict[str, float] | None = None,
+        value: float | None = None,
+        error: str | None = None,
+        traceback: str | None = None,
+        reports: Sequence[Report] = (),
+    ) -> Trial:
+        """Record a trial's end and any last reports in one transaction."""
+
+    @abstractmethod
+    def heartbeat(self, trial_ids: Sequence[int]) -> None:
+        """Mark running trials as alive now."""
+
+    @abstractmethod
+    def requeue_trial(self, trial_id: int, *, expected_worker: str | None, reason: str) -> bool:
+        """Put a RUNNING trial owned by ``expected_worker`` back to WAITING (its reports
+        dropped, ``attempt`` + 1). Returns False if the trial moved on meanwhile."""
+
+    @abstractmethod
+    def get_trials(
+        self,
+        study_id: int,
+        *,
+        statuses: Sequence[TrialStatus] | None = None,
+        with_reports: bool = False,
+    ) -> list[Trial]:
+        """Trials of a study ordered by number."""
+
+    @abstractmethod
+    def get_trial(self, study_id: int, number: int, *, with_reports: bool = True) -> Trial:
+        """Raise :class:`TrialNotFoundError` when there is none."""
+
+    @abstractmethod
+    def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None: ...
+
+    def close(self) -> None:  # noqa: B027 - optional
+        """Release connections."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

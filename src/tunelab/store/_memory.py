@@ -1,0 +1,272 @@
+"""A store that lives in this process's memory: for tests, notebooks and benchmarks."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from tunelab._errors import StudyNotFoundError, TrialNotFoundError
+from tunelab.store._base import Store, StudyRecord, StudySummary, best_of, json_value, loads
+from tunelab.trial import Report, Trial, TrialStatus
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore(Store):
+    """Keeps everything in dicts; nothing survives the process.
+
+    >>> from tunelab import MemoryStore
+    >>> store = MemoryStore()
+    >>> store.list_studies()
+    []
+    """
+
+    def __init__(self) -> None:
+        self.url = "memory"
+        self._lock = threading.RLock()
+        self._studies: dict[str, StudyRecord] = {}
+        self._trials: dict[int, dict[int, Trial]] = {}  # study id -> number -> trial
+        self._by_id: dict[int, tuple[int, int]] = {}  # trial id -> (study id, number)
+        self._reports: dict[int, list[Report]] = {}
+        self._next_study = 1
+        self._next_trial = 1
+
+    # --------------------------------------------------------------- studies
+
+    def create_study(
+        self,
+        name: str,
+        *,
+        metric: str,
+        direction: str,
+        space: dict[str, Any],
+        searcher: dict[str, Any],
+        scheduler: dict[str, Any],
+        user_attrs: dict[str, Any] | None = None,
+    ) -> StudyRecord:
+        with self._lock:
+            if name in self._studies:
+                return self._studies[name]
+            record = StudyRecord(
+                id=self._next_study,
+                name=name,
+                metric=metric,
+                direction=direction,
+                space=space,
+                searcher=searcher,
+                scheduler=scheduler,
+                user_attrs=dict(user_attrs or {}),
+                created_at=time.time(),
+            )
+            self._next_study += 1
+            self._studies[name] = record
+            self._trials[record.id] = {}
+            return record
+
+    def get_study(self, name: str) -> StudyRecord:
+        try:
+            return self._studies[name]
+        except KeyError:
+            raise StudyNotFoundError(
+                f"no study named {name!r} in store {self.url!r}; known: {sorted(self._studies)}"
+            ) from None
+
+    def list_studies(self) -> list[StudySummary]:
+        with self._lock:
+            out = []
+            for record in self._studies.values():
+                trials = self._trials[record.id].values()
+                counts: dict[str, int] = {}
+                for t in trials:
+                    counts[t.status.value] = counts.get(t.status.value, 0) + 1
+                stamps = [t.finished_at or t.started_at or t.created_at for t in trials]
+                out.append(
+                    StudySummary(
+                        name=record.name,
+                        metric=record.metric,
+                        direction=record.direction,
+                        n_trials=len(trials),
+                        counts=counts,
+                        best_value=best_of(
+                            [t.value for t in trials if t.status is TrialStatus.COMPLETE],
+                            record.direction,
+                        ),
+                        created_at=record.created_at,
+                        last_update=max(stamps) if stamps else None,
+                    )
+                )
+            return out
+
+    def delete_study(self, name: str) -> None:
+        with self._lock:
+            record = self.get_study(name)
+            for t in self._trials.pop(record.id).values():
+                self._by_id.pop(t.id, None)
+                self._reports.pop(t.id, None)
+            del self._studies[name]
+
+    def set_study_user_attr(self, study_id: int, key: str, value: Any) -> None:
+        value = loads(json_value(key, value))
+        with self._lock:
+            for name, record in self._studies.items():
+                if record.id == study_id:
+                    self._studies[name] = replace(
+                        record, user_attrs={**record.user_attrs, key: value}
+                    )
+
+    # --------------------------------------------------------------- trials
+
+    def _get(self, trial_id: int) -> Trial:
+        study_id, number = self._by_id[trial_id]
+        return self._trials[study_id][number]
+
+    def _put(self, trial: Trial, study_id: int) -> Trial:
+        self._trials[study_id][trial.number] = trial
+        return trial
+
+    def create_trial(
+        self,
+        study_id: int,
+        config: dict[str, Any],
+        *,
+        status: TrialStatus,
+        worker: str | None = None,
+        user_attrs: dict[str, Any] | None = None,
+        system_attrs: dict[str, Any] | None = None,
+    ) -> Trial:
+        with self._lock:
+            trials = self._trials[study_id]
+            now = time.time()
+            running = status is TrialStatus.RUNNING
+            trial = Trial(
+                number=len(trials),
+                status=status,
+                config=dict(config),
+                created_at=now,
+                started_at=now if running else None,
+                heartbeat_at=now if running else None,
+                worker=worker if running else None,
+                user_attrs=dict(user_attrs or {}),
+                system_attrs=dict(system_attrs or {}),
+                id=self._next_trial,
+            )
+            self._next_trial += 1
+            self._by_id[trial.id] = (study_id, trial.number)
+            return self._put(trial, study_id)
+
+    def claim_waiting(self, study_id: int, worker: str) -> Trial | None:
+        with self._lock:
+            for trial in self._trials[study_id].values():
+                if trial.status is TrialStatus.WAITING:
+                    now = time.time()
+                    return self._put(
+                        replace(
+                            trial,
+                            status=TrialStatus.RUNNING,
+                            worker=worker,
+                            started_at=now,
+                            heartbeat_at=now,
+                        ),
+                        study_id,
+                    )
+            return None
+
+    def add_reports(self, trial_id: int, reports: Sequence[Report]) -> None:
+        if reports:
+            with self._lock:
+                self._reports.setdefault(trial_id, []).extend(reports)
+
+    def finish_trial(
+        self,
+        trial_id: int,
+        *,
+        status: TrialStatus,
+        metrics: dict[str, float] | None = None,
+        value: float | None = None,
+        error: str | None = None,
+        traceback: str | None = None,
+        reports: Sequence[Report] = (),
+    ) -> Trial:
+        with self._lock:
+            if reports:
+                self._reports.setdefault(trial_id, []).extend(reports)
+            trial = self._get(trial_id)
+            return self._put(
+                replace(
+                    trial,
+                    status=status,
+                    metrics=dict(metrics or {}),
+                    value=value,
+                    error=error,
+                    traceback=traceback,
+                    finished_at=time.time(),
+                ),
+                self._by_id[trial_id][0],
+            )
+
+    def heartbeat(self, trial_ids: Sequence[int]) -> None:
+        with self._lock:
+            now = time.time()
+            for tid in trial_ids:
+                trial = self._get(tid)
+                if trial.status is TrialStatus.RUNNING:
+                    self._put(replace(trial, heartbeat_at=now), self._by_id[tid][0])
+
+    def requeue_trial(self, trial_id: int, *, expected_worker: str | None, reason: str) -> bool:
+        with self._lock:
+            trial = self._get(trial_id)
+            if trial.status is not TrialStatus.RUNNING or trial.worker != expected_worker:
+                return False
+            self._reports.pop(trial_id, None)
+            self._put(
+                replace(
+                    trial,
+                    status=TrialStatus.WAITING,
+                    worker=None,
+                    started_at=None,
+                    heartbeat_at=None,
+                    attempt=trial.attempt + 1,
+                    system_attrs={**trial.system_attrs, "requeued": reason},
+                ),
+                self._by_id[trial_id][0],
+            )
+            return True
+
+    def _with_reports(self, trial: Trial) -> Trial:
+        return replace(trial, reports=tuple(self._reports.get(trial.id, ())))
+
+    def get_trials(
+        self,
+        study_id: int,
+        *,
+        statuses: Sequence[TrialStatus] | None = None,
+        with_reports: bool = False,
+    ) -> list[Trial]:
+        with self._lock:
+            trials = list(self._trials.get(study_id, {}).values())
+            if statuses is not None:
+                wanted = set(statuses)
+                trials = [t for t in trials if t.status in wanted]
+            if with_reports:
+                trials = [self._with_reports(t) for t in trials]
+            return trials
+
+    def get_trial(self, study_id: int, number: int, *, with_reports: bool = True) -> Trial:
+        with self._lock:
+            try:
+                trial = self._trials[study_id][number]
+            except KeyError:
+                raise TrialNotFoundError(f"no trial number {number!r} in this study") from None
+            return self._with_reports(trial) if with_reports else trial
+
+    def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
+        value = loads(json_value(key, value))
+        with self._lock:
+            trial = self._get(trial_id)
+            self._put(
+                replace(trial, user_attrs={**trial.user_attrs, key: value}),
+                self._by_id[trial_id][0],
+            )

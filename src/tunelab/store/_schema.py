@@ -1,0 +1,82 @@
+"""The relational schema (SQLAlchemy Core) and its version.
+
+Times are seconds since the epoch (floats); configs, metrics and attributes are JSON text,
+parsed with ``json`` only.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = ["meta", "metadata", "reports", "studies", "trials"]
+
+metadata = MetaData()
+
+#: key/value rows; ``schema_version`` is the one that matters.
+meta = Table(
+    "tunelab_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+studies = Table(
+    "tunelab_studies",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("metric", String(255), nullable=False),
+    Column("direction", String(8), nullable=False),
+    Column("space", Text, nullable=False),
+    Column("searcher", Text, nullable=False),
+    Column("scheduler", Text, nullable=False),
+    Column("user_attrs", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+trials = Table(
+    "tunelab_trials",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("study_id", Integer, ForeignKey("tunelab_studies.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("config", Text, nullable=False),
+    Column("metrics", Text, nullable=True),
+    Column("value", Float, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float, nullable=True),
+    Column("finished_at", Float, nullable=True),
+    Column("heartbeat_at", Float, nullable=True),
+    Column("worker", String(255), nullable=True),
+    Column("attempt", Integer, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("traceback", Text, nullable=True),
+    Column("user_attrs", Text, nullable=False),
+    Column("system_attrs", Text, nullable=False),
+    UniqueConstraint("study_id", "number", name="uq_tunelab_trials_study_number"),
+    Index("ix_tunelab_trials_study_status", "study_id", "status"),
+)
+
+reports = Table(
+    "tunelab_reports",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("trial_id", BigInteger, ForeignKey("tunelab_trials.id", ondelete="CASCADE"), nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("metrics", Text, nullable=False),
+    Column("time", Float, nullable=False),
+    Index("ix_tunelab_reports_trial", "trial_id", "step"),
+)

@@ -1,0 +1,641 @@
+"""A store over SQLAlchemy Core: an SQLite file by default, PostgreSQL by URL.
+
+SQLite runs in WAL mode; every write transaction starts with ``BEGIN IMMEDIATE`` so that
+writers queue at the start instead of failing half-way, and lock errors are retried with
+back-off, so several processes can share one file without "database is locked" reaching
+the user. Trial numbers come from one ``INSERT ... (SELECT MAX(number) + 1)`` statement
+guarded by a unique constraint and retried on conflict.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+from tunelab._errors import (
+    SchemaVersionError,
+    StoreError,
+    StudyNotFoundError,
+    TrialNotFoundError,
+    require_extra,
+)
+from tunelab.store._base import (
+    SCHEMA_VERSION,
+    Store,
+    StudyRecord,
+    StudySummary,
+    best_of,
+    dumps,
+    json_value,
+    loads,
+)
+from tunelab.store._schema import meta, metadata, reports, studies, trials
+from tunelab.trial import Report, Trial, TrialStatus
+
+__all__ = ["SQLStore"]
+
+T = TypeVar("T")
+_MAX_RETRIES = 60
+_LOCK_MESSAGES = ("database is locked", "database table is locked", "database is busy")
+_RETRY_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock (PostgreSQL)
+
+
+class _RetryIntegrity(Exception):
+    """Raised inside a transaction to ask for a retry after a unique-key race."""
+
+
+def _is_transient(error: sa_exc.DBAPIError) -> bool:
+    text = str(error.orig).lower()
+    if any(m in text for m in _LOCK_MESSAGES):
+        return True
+    code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return code in _RETRY_SQLSTATES
+
+
+def _normalize_url(url: str) -> str:
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        require_extra("psycopg", "postgres", "A PostgreSQL store")
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith("postgresql+"):
+        require_extra("psycopg", "postgres", "A PostgreSQL store")
+    return url
+
+
+class SQLStore(Store):
+    """The durable store. ``url`` is any SQLAlchemy URL; ``sqlite:///tunelab.db`` by default.
+
+    >>> from tunelab import SQLStore
+    >>> store = SQLStore("sqlite:///:memory:")
+    >>> store.list_studies()
+    []
+    """
+
+    def __init__(self, url: str = "sqlite:///tunelab.db") -> None:
+        self.url = url
+        self._sa_url = make_url(_normalize_url(url))
+        self._is_sqlite = self._sa_url.get_backend_name() == "sqlite"
+        self._lock = threading.RLock()
+        self._pid = os.getpid()
+        self._conn: Connection | None = None
+        self._engine = self._make_engine()
+        self._prepare_statements()
+        self._init_schema()
+
+    # ------------------------------------------------------------------ engine
+
+    def _make_engine(self) -> Engine:
+        if not self._is_sqlite:
+            return create_engine(self._sa_url, pool_pre_ping=True, pool_size=2, max_overflow=2)
+        database = self._sa_url.database or ""
+        in_memory = database in ("", ":memory:")
+        if not in_memory:
+            Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            self._sa_url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            poolclass=StaticPool if in_memory else None,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            if not in_memory:
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql(
+                "BEGIN IMMEDIATE" if conn.info.get("tunelab_write", True) else "BEGIN"
+            )
+
+        return engine
+
+    def _connection(self) -> Connection:
+        if self._pid != os.getpid():  # forked: never reuse the parent's connections
+            self._engine.dispose(close=False)
+            self._pid = os.getpid()
+            self._conn = None
+        if self._conn is None or self._conn.closed:
+            self._conn = self._engine.connect()
+        return self._conn
+
+    def _run(self, fn: Callable[[Connection], T], *, write: bool = True) -> T:
+        """Run ``fn`` in one transaction, retrying lock errors and unique-key races."""
+        delay = 0.005
+        for attempt in range(_MAX_RETRIES):
+            with self._lock:
+                conn = self._connection()
+                conn.info["tunelab_write"] = write
+                try:
+                    with conn.begin():
+                        return fn(conn)
+                except _RetryIntegrity:
+                    pass
+                except sa_exc.DBAPIError as error:
+                    if error.connection_invalidated:
+                        self._conn = None
+                    elif not _is_transient(error) or attempt == _MAX_RETRIES - 1:
+                        raise StoreError(f"store {self.url!r}: {error.orig}") from error
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.5)
+        raise StoreError(f"store {self.url!r}: gave up after {_MAX_RETRIES} retries")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+            self._engine.dispose()
+
+    # ------------------------------------------------------------------ schema
+
+    def _init_schema(self) -> None:
+        def init(conn: Connection) -> None:
+            if inspect(conn).has_table(meta.name):
+                row = conn.execute(
+                    select(meta.c.value).where(meta.c.key == "schema_version")
+                ).scalar()
+                version = int(row) if row is not None else None
+                if version is not None and version > SCHEMA_VERSION:
+                    raise SchemaVersionError(
+                        f"store {self.url!r} has schema version {version}, newer than the "
+                        f"{SCHEMA_VERSION} this tunelab reads; upgrade tunelab "
+                        "(pip install -U tunelab)"
+                    )
+            metadata.create_all(conn)
+            current = conn.execute(
+                select(meta.c.value).where(meta.c.key == "schema_version")
+            ).scalar()
+            if current is None:
+                conn.execute(insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
+
+        try:
+            self._run(init)
+        except StoreError as error:
+            if isinstance(error, SchemaVersionError):
+                raise
+            # Two processes creating tables at once: the loser sees "already exists".
+            if "already exists" not in str(error).lower():
+                raise
+            self._run(init)
+
+    @property
+    def schema_version(self) -> int:
+        value = self._run(
+            lambda c: c.execute(
+                select(meta.c.value).where(meta.c.key == "schema_version")
+            ).scalar(),
+            write=False,
+        )
+        return int(value)
+
+    # ------------------------------------------------------------------ statements
+
+    def _prepare_statements(self) -> None:
+        t = trials
+        next_number = (
+            select(func.coalesce(func.max(t.c.number), -1) + 1)
+            .where(t.c.study_id == bindparam("b_study"))
+            .scalar_subquery()
+        )
+        self._insert_trial = (
+            insert(t).values(number=next_number).returning(t.c.id, t.c.number)
+        )
+        self._find_waiting = (
+            select(t.c.id)
+            .where(t.c.study_id == bindparam("b_study"), t.c.status == TrialStatus.WAITING.value)
+            .order_by(t.c.number)
+            .limit(1)
+        )
+        self._claim = (
+            update(t)
+            .where(t.c.id == bindparam("b_id"), t.c.status == TrialStatus.WAITING.value)
+            .values(
+                status=TrialStatus.RUNNING.value,
+                worker=bindparam("b_worker"),
+                started_at=bindparam("b_now"),
+                heartbeat_at=bindparam("b_now"),
+            )
+            .returning(*t.c)
+        )
+        self._finish = (
+            update(t)
+            .where(t.c.id == bindparam("b_id"))
+            .values(
+                status=bindparam("b_status"),
+                metrics=bindparam("b_metrics"),
+                value=bindparam("b_value"),
+                error=bindparam("b_error"),
+                traceback=bindparam("b_traceback"),
+                finished_at=bindparam("b_now"),
+            )
+            .returning(*t.c)
+        )
+        self._insert_reports = insert(reports)
+        self._heartbeat = (
+            update(t)
+            .where(
+                t.c.id.in_(bindparam("b_ids", expanding=True)),
+                t.c.status == TrialStatus.RUNNING.value,
+            )
+            .values(heartbeat_at=bindparam("b_now"))
+        )
+
+    # ------------------------------------------------------------------ conversions
+
+    @staticmethod
+    def _trial_from_row(row: Any, trial_reports: Sequence[Report] = ()) -> Trial:
+        m = row._mapping
+        return Trial(
+            number=m["number"],
+            status=TrialStatus(m["status"]),
+            config=loads(m["config"]),
+            metrics=loads(m["metrics"]) or {},
+            value=None if m["value"] is None else float(m["value"]),
+            created_at=m["created_at"],
+            started_at=m["started_at"],
+            finished_at=m["finished_at"],
+            error=m["error"],
+            traceback=m["traceback"],
+            worker=m["worker"],
+            heartbeat_at=m["heartbeat_at"],
+            attempt=m["attempt"],
+            user_attrs=loads(m["user_attrs"]) or {},
+            system_attrs=loads(m["system_attrs"]) or {},
+            reports=tuple(trial_reports),
+            id=m["id"],
+        )
+
+    @staticmethod
+    def _study_from_row(row: Any) -> StudyRecord:
+        m = row._mapping
+        return StudyRecord(
+            id=m["id"],
+            name=m["name"],
+            metric=m["metric"],
+            direction=m["direction"],
+            space=loads(m["space"]),
+            searcher=loads(m["searcher"]),
+            scheduler=loads(m["scheduler"]),
+            user_attrs=loads(m["user_attrs"]) or {},
+            created_at=m["created_at"],
+        )
+
+    @staticmethod
+    def _report_rows(trial_id: int, items: Sequence[Report]) -> list[dict[str, Any]]:
+        return [
+            {"trial_id": trial_id, "step": r.step, "metrics": dumps(r.metrics), "time": r.time}
+            for r in items
+        ]
+
+    # ------------------------------------------------------------------ studies
+
+    def create_study(
+        self,
+        name: str,
+        *,
+        metric: str,
+        direction: str,
+        space: dict[str, Any],
+        searcher: dict[str, Any],
+        scheduler: dict[str, Any],
+        user_attrs: dict[str, Any] | None = None,
+    ) -> StudyRecord:
+        values = {
+            "name": name,
+            "metric": metric,
+            "direction": direction,
+            "space": dumps(space),
+            "searcher": dumps(searcher),
+            "scheduler": dumps(scheduler),
+            "user_attrs": dumps(user_attrs or {}),
+            "created_at": time.time(),
+        }
+
+        def create(conn: Connection) -> StudyRecord:
+            row = conn.execute(select(studies).where(studies.c.name == name)).first()
+            if row is None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(insert(studies).values(**values))
+                except sa_exc.IntegrityError:
+                    raise _RetryIntegrity() from None
+                row = conn.execute(select(studies).where(studies.c.name == name)).one()
+            return self._study_from_row(row)
+
+        return self._run(create)
+
+    def get_study(self, name: str) -> StudyRecord:
+        row = self._run(
+            lambda c: c.execute(select(studies).where(studies.c.name == name)).first(),
+            write=False,
+        )
+        if row is None:
+            raise StudyNotFoundError(
+                f"no study named {name!r} in store {self.url!r}; "
+                f"known: {sorted(s.name for s in self.list_studies())}"
+            )
+        return self._study_from_row(row)
+
+    def list_studies(self) -> list[StudySummary]:
+        t = trials
+
+        def read(conn: Connection) -> list[StudySummary]:
+            rows = conn.execute(select(studies).order_by(studies.c.id)).all()
+            stats = conn.execute(
+                select(
+                    t.c.study_id,
+                    t.c.status,
+                    func.count(),
+                    func.min(t.c.value),
+                    func.max(t.c.value),
+                    func.max(func.coalesce(t.c.finished_at, t.c.started_at, t.c.created_at)),
+                ).group_by(t.c.study_id, t.c.status)
+            ).all()
+            by_study: dict[int, list[Any]] = {}
+            for s in stats:
+                by_study.setdefault(s[0], []).append(s)
+            out = []
+            for row in rows:
+                rec = self._study_from_row(row)
+                mine = by_study.get(rec.id, [])
+                counts = {s[1]: int(s[2]) for s in mine}
+                done = [s for s in mine if s[1] == TrialStatus.COMPLETE.value]
+                best = best_of(
+                    [s[3] if rec.direction == "min" else s[4] for s in done], rec.direction
+                )
+                stamps = [s[5] for s in mine if s[5] is not None]
+                out.append(
+                    StudySummary(
+                        name=rec.name,
+                        metric=rec.metric,
+                        direction=rec.direction,
+                        n_trials=sum(counts.values()),
+                        counts=counts,
+                        best_value=best,
+                        created_at=rec.created_at,
+                        last_update=max(stamps) if stamps else None,
+                    )
+                )
+            return out
+
+        return self._run(read, write=False)
+
+    def delete_study(self, name: str) -> None:
+        record = self.get_study(name)
+
+        def remove(conn: Connection) -> None:
+            ids = select(trials.c.id).where(trials.c.study_id == record.id)
+            conn.execute(delete(reports).where(reports.c.trial_id.in_(ids)))
+            conn.execute(delete(trials).where(trials.c.study_id == record.id))
+            conn.execute(delete(studies).where(studies.c.id == record.id))
+
+        self._run(remove)
+
+    def set_study_user_attr(self, study_id: int, key: str, value: Any) -> None:
+        encoded = json_value(key, value)
+
+        def write(conn: Connection) -> None:
+            current = conn.execute(
+                select(studies.c.user_attrs).where(studies.c.id == study_id).with_for_update()
+            ).scalar()
+            attrs = loads(current) or {}
+            attrs[key] = loads(encoded)
+            conn.execute(
+                update(studies).where(studies.c.id == study_id).values(user_attrs=dumps(attrs))
+            )
+
+        self._run(write)
+
+    # ------------------------------------------------------------------ trials
+
+    def create_trial(
+        self,
+        study_id: int,
+        config: dict[str, Any],
+        *,
+        status: TrialStatus,
+        worker: str | None = None,
+        user_attrs: dict[str, Any] | None = None,
+        system_attrs: dict[str, Any] | None = None,
+    ) -> Trial:
+        now = time.time()
+        running = status is TrialStatus.RUNNING
+        params = {
+            "b_study": study_id,
+            "study_id": study_id,
+            "status": status.value,
+            "config": dumps(config),
+            "created_at": now,
+            "started_at": now if running else None,
+            "heartbeat_at": now if running else None,
+            "worker": worker if running else None,
+            "attempt": 1,
+            "user_attrs": dumps(user_attrs or {}),
+            "system_attrs": dumps(system_attrs or {}),
+        }
+
+        def create(conn: Connection) -> tuple[int, int]:
+            try:
+                row = conn.execute(self._insert_trial, params).one()
+            except sa_exc.IntegrityError:
+                raise _RetryIntegrity() from None  # another process took the number
+            return int(row[0]), int(row[1])
+
+        trial_id, number = self._run(create)
+        return Trial(
+            number=number,
+            status=status,
+            config=dict(config),
+            created_at=now,
+            started_at=params["started_at"],
+            heartbeat_at=params["heartbeat_at"],
+            worker=params["worker"],
+            user_attrs=dict(user_attrs or {}),
+            system_attrs=dict(system_attrs or {}),
+            id=trial_id,
+        )
+
+    def claim_waiting(self, study_id: int, worker: str) -> Trial | None:
+        while True:
+            found = self._run(
+                lambda c: c.execute(self._find_waiting, {"b_study": study_id}).scalar(),
+                write=False,
+            )
+            if found is None:
+                return None
+            row = self._run(
+                lambda c, tid=found: c.execute(
+                    self._claim, {"b_id": tid, "b_worker": worker, "b_now": time.time()}
+                ).first()
+            )
+            if row is not None:
+                return self._trial_from_row(row)
+            # another driver claimed it first: look again
+
+    def add_reports(self, trial_id: int, items: Sequence[Report]) -> None:
+        if items:
+            rows = self._report_rows(trial_id, items)
+            self._run(lambda c: c.execute(self._insert_reports, rows))
+
+    def finish_trial(
+        self,
+        trial_id: int,
+        *,
+        status: TrialStatus,
+        metrics: dict[str, float] | None = None,
+        value: float | None = None,
+        error: str | None = None,
+        traceback: str | None = None,
+        reports: Sequence[Report] = (),
+    ) -> Trial:
+        params = {
+            "b_id": trial_id,
+            "b_status": status.value,
+            "b_metrics": dumps(metrics or {}),
+            "b_value": value,
+            "b_error": error,
+            "b_traceback": traceback,
+            "b_now": time.time(),
+        }
+        rows = self._report_rows(trial_id, reports)
+
+        def finish(conn: Connection) -> Any:
+            if rows:
+                conn.execute(self._insert_reports, rows)
+            return conn.execute(self._finish, params).first()
+
+        row = self._run(finish)
+        if row is None:
+            raise TrialNotFoundError(f"no trial with id {trial_id} in store {self.url!r}")
+        return self._trial_from_row(row)
+
+    def heartbeat(self, trial_ids: Sequence[int]) -> None:
+        if trial_ids:
+            ids = list(trial_ids)
+            self._run(lambda c: c.execute(self._heartbeat, {"b_ids": ids, "b_now": time.time()}))
+
+    def requeue_trial(self, trial_id: int, *, expected_worker: str | None, reason: str) -> bool:
+        t = trials
+
+        def requeue(conn: Connection) -> bool:
+            row = conn.execute(
+                select(t.c.status, t.c.worker, t.c.system_attrs, t.c.attempt)
+                .where(t.c.id == trial_id)
+                .with_for_update()
+            ).first()
+            if row is None or row[0] != TrialStatus.RUNNING.value or row[1] != expected_worker:
+                return False
+            attrs = loads(row[2]) or {}
+            attrs["requeued"] = reason
+            conn.execute(delete(reports).where(reports.c.trial_id == trial_id))
+            conn.execute(
+                update(t)
+                .where(t.c.id == trial_id)
+                .values(
+                    status=TrialStatus.WAITING.value,
+                    worker=None,
+                    started_at=None,
+                    heartbeat_at=None,
+                    attempt=row[3] + 1,
+                    system_attrs=dumps(attrs),
+                )
+            )
+            return True
+
+        return self._run(requeue)
+
+    def _reports_for(self, conn: Connection, trial_ids: Sequence[int] | Any) -> dict[int, list[Report]]:
+        out: dict[int, list[Report]] = {}
+        rows = conn.execute(
+            select(reports.c.trial_id, reports.c.step, reports.c.metrics, reports.c.time)
+            .where(reports.c.trial_id.in_(trial_ids))
+            .order_by(reports.c.trial_id, reports.c.id)
+        )
+        for tid, step, metrics, stamp in rows:
+            out.setdefault(tid, []).append(Report(step, loads(metrics), stamp))
+        return out
+
+    def get_trials(
+        self,
+        study_id: int,
+        *,
+        statuses: Sequence[TrialStatus] | None = None,
+        with_reports: bool = False,
+    ) -> list[Trial]:
+        t = trials
+
+        def read(conn: Connection) -> list[Trial]:
+            query = select(t).where(t.c.study_id == study_id)
+            if statuses is not None:
+                query = query.where(t.c.status.in_([s.value for s in statuses]))
+            rows = conn.execute(query.order_by(t.c.number)).all()
+            by_trial: dict[int, list[Report]] = {}
+            if with_reports and rows:
+                ids = select(t.c.id).where(t.c.study_id == study_id)
+                by_trial = self._reports_for(conn, ids)
+            return [self._trial_from_row(r, by_trial.get(r._mapping["id"], ())) for r in rows]
+
+        return self._run(read, write=False)
+
+    def get_trial(self, study_id: int, number: int, *, with_reports: bool = True) -> Trial:
+        t = trials
+
+        def read(conn: Connection) -> Trial | None:
+            row = conn.execute(
+                select(t).where(t.c.study_id == study_id, t.c.number == number)
+            ).first()
+            if row is None:
+                return None
+            items: list[Report] = []
+            if with_reports:
+                items = self._reports_for(conn, [row._mapping["id"]]).get(row._mapping["id"], [])
+            return self._trial_from_row(row, items)
+
+        trial = self._run(read, write=False)
+        if trial is None:
+            raise TrialNotFoundError(f"no trial number {number!r} in this study")
+        return trial
+
+    def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
+        encoded = json_value(key, value)
+
+        def write(conn: Connection) -> None:
+            current = conn.execute(
+                select(trials.c.user_attrs).where(trials.c.id == trial_id).with_for_update()
+            ).scalar()
+            attrs = loads(current) or {}
+            attrs[key] = loads(encoded)
+            conn.execute(
+                update(trials).where(trials.c.id == trial_id).values(user_attrs=dumps(attrs))
+            )
+
+        self._run(write)
+
