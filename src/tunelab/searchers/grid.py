@@ -75,6 +75,7 @@ class GridSearcher(Searcher):
         # propose (enqueued, other drivers, a resumed study); the common path is O(1).
         if len(history) != self._expected_history:
             self._tried = {config_key(t.config) for t in history}
+            self._cursor = 0
         while self._cursor < len(self._grid):
             config = self._grid[self._cursor]
             self._cursor += 1

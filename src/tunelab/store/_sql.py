@@ -131,9 +131,9 @@ class SQLStore(Store):
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
-            conn.exec_driver_sql(
-                "BEGIN IMMEDIATE" if conn.info.get("tunelab_write", True) else "BEGIN"
-            )
+            # Straight to the driver: this runs once per transaction, on the hot path.
+            raw: Any = conn.connection.driver_connection
+            raw.execute("BEGIN IMMEDIATE" if conn.info.get("tunelab_write", True) else "BEGIN")
 
         return engine
 

@@ -151,10 +151,19 @@ class Study(ResultsMixin):
     # ------------------------------------------------------------------ history
 
     def _refresh(self) -> None:
-        self._history = {t.number: t for t in self.store.get_trials(self._record.id)}
+        self._history = {}
+        self._waiting: set[int] = set()
+        self._max_number = -1
+        for trial in self.store.get_trials(self._record.id):
+            self._remember(trial)
 
-    def _next_number_hint(self) -> int:
-        return max(self._history, default=-1) + 1
+    def _remember(self, trial: Trial) -> None:
+        self._history[trial.number] = trial
+        self._max_number = max(self._max_number, trial.number)
+        if trial.status is TrialStatus.WAITING:
+            self._waiting.add(trial.number)
+        else:
+            self._waiting.discard(trial.number)
 
     # ------------------------------------------------------------------ queue
 
@@ -184,23 +193,31 @@ class Study(ResultsMixin):
             user_attrs=dict(user_attrs or {}),
             system_attrs={"enqueued": True},
         )
-        self._history[trial.number] = trial
+        self._remember(trial)
         return trial
 
     # ------------------------------------------------------------------ ask / tell
 
     def _start_trial(self, config: Mapping[str, Any] | None = None) -> Trial:
-        if config is None:
+        """Claim a queued trial if this driver knows of one, else create a new one.
+
+        Queued trials from other drivers become known at each :meth:`_refresh`; checking
+        only then keeps the common path at one write per start.
+        """
+        claimed = None
+        if config is None and self._waiting:
             claimed = self.store.claim_waiting(self._record.id, self._worker_id)
-            if claimed is not None:
-                trial = claimed
-            else:
-                proposal = self.searcher.suggest(
-                    self.space, self._history.values(), self._next_number_hint()
-                )
-                trial = self.store.create_trial(
-                    self._record.id, proposal, status=TrialStatus.RUNNING, worker=self._worker_id
-                )
+            if claimed is None:
+                self._waiting.clear()  # someone else ran them
+        if claimed is not None:
+            trial = claimed
+        elif config is None:
+            proposal = self.searcher.suggest(
+                self.space, self._history.values(), self._max_number + 1
+            )
+            trial = self.store.create_trial(
+                self._record.id, proposal, status=TrialStatus.RUNNING, worker=self._worker_id
+            )
         else:
             trial = self.store.create_trial(
                 self._record.id,
@@ -208,7 +225,7 @@ class Study(ResultsMixin):
                 status=TrialStatus.RUNNING,
                 worker=self._worker_id,
             )
-        self._history[trial.number] = trial
+        self._remember(trial)
         self._live[trial.id] = _Live(trial)
         return trial
 
@@ -310,7 +327,7 @@ class Study(ResultsMixin):
             traceback=outcome.traceback,
             reports=live.pending,
         )
-        self._history[trial.number] = trial
+        self._remember(trial)
         self.scheduler.on_finish(trial)
         if outcome.status is TrialStatus.FAILED:
             logger.warning("trial %d of %r failed: %s", trial.number, self.name, outcome.error)
