@@ -166,7 +166,7 @@ def final_metrics(result: object, reported: Mapping[str, float], metric: str) ->
 Reporter = Callable[[int, dict[str, float]], Decision]
 
 
-class TrialHandle(dict):  # type: ignore[type-arg]
+class TrialHandle(dict[str, Any]):
     """What an objective receives: the configuration (it *is* the config dict) plus the
     means to report progress.
 

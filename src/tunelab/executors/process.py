@@ -13,32 +13,22 @@ import contextlib
 import multiprocessing
 import os
 import signal
-import sys
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from tunelab._errors import InvalidArgumentError
+from tunelab._proc import die_with_parent
 from tunelab.executors._base import Executor, Job, Objective, OnReport, Outcome, run_objective
 from tunelab.trial import Decision, TrialStatus
 
 __all__ = ["ProcessExecutor"]
 
 
-def _die_with_parent() -> None:
-    """On Linux, ask the kernel to kill this worker when the driver dies."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(Exception):
-            import ctypes
-
-            libc = ctypes.CDLL("libc.so.6", use_errno=True)
-            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 def _worker_main(conn: Connection, objective: Objective) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
-    _die_with_parent()
+    die_with_parent()
     while True:
         try:
             job = conn.recv()
@@ -124,7 +114,7 @@ class ProcessExecutor(Executor):
 
     def _spawn(self) -> _Worker:
         parent, child = self._ctx.Pipe()
-        process = self._ctx.Process(
+        process = self._ctx.Process(  # type: ignore[attr-defined]
             target=_worker_main, args=(child, self._objective), daemon=True
         )
         process.start()
@@ -136,10 +126,9 @@ class ProcessExecutor(Executor):
     def submit(self, job: Job) -> None:
         worker = next((w for w in self._workers if w.job is None), None) or self._spawn()
         worker.job, worker.started = job, time.monotonic()
-        try:
+        # A dead worker can't take the job; wait() sees its sentinel and fails the job.
+        with contextlib.suppress(BrokenPipeError, OSError):
             worker.conn.send(job)
-        except (BrokenPipeError, OSError):
-            pass  # the worker is dead; wait() sees its sentinel and fails the job
 
     def _retire(self, worker: _Worker, kill: bool = False) -> None:
         if kill and worker.process.is_alive():

@@ -1,0 +1,42 @@
+# `make demo` and `make test` set up everything they need on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint typecheck unit services bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## demo: tune an MLP on scikit-learn's digits with 2 workers into ./tunelab.db
+demo: $(STAMP)
+	$(VENV)/bin/tunelab run examples/digits_mlp.py:objective \
+		--space examples/digits_mlp.yaml --metric val_acc --direction max \
+		--trials 30 --workers 2 --seed 0 \
+		--baseline '{"hidden": 128, "layers": 1, "lr": 0.001, "alpha": 0.0001, "batch_size": 128}'
+
+## test: lint, type checks and the test suite (starts PostgreSQL if it is down)
+test: lint typecheck services unit
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks examples
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+services:
+	bash scripts/services.sh
+
+unit: $(STAMP)
+	$(VENV)/bin/pytest -q
+
+## bench: the overhead benchmark against Optuna (writes docs/benchmarks/overhead.md)
+bench: $(STAMP)
+	$(PY) benchmarks/overhead.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

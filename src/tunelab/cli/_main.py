@@ -1,0 +1,314 @@
+"""The ``tunelab`` command.
+
+::
+
+    tunelab run --space space.yaml --metric val_acc --direction max --trials 50 \\
+        -- python train.py --lr {lr} --layers {layers}
+    tunelab run train.py:objective --space space.yaml --trials 50 --workers 2
+    tunelab studies
+    tunelab trials STUDY
+    tunelab best STUDY
+    tunelab export STUDY --format csv|json
+
+Every command takes ``--store URL`` (default: ``$TUNELAB_STORE`` or ``tunelab.db`` here).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import tqdm
+
+from tunelab._errors import TunelabError
+from tunelab.cli._format import fmt_time, fmt_value, table
+from tunelab.cli._target import (
+    command_objective,
+    default_study_name,
+    is_python_target,
+    load_python_objective,
+)
+from tunelab.space import Space
+from tunelab.store import open_store, resolve_store_url
+from tunelab.study import Study, load_study
+from tunelab.trial import Trial, TrialStatus
+
+__all__ = ["cli", "main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Group(click.Group):
+    """Turns tunelab's own errors into one-line messages instead of tracebacks."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TunelabError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def store_option(fn: F) -> F:
+    return click.option(
+        "--store",
+        "store",
+        default=None,
+        metavar="URL",
+        help="Store URL or SQLite path (default: $TUNELAB_STORE or ./tunelab.db).",
+    )(fn)
+
+
+def _store(ctx: click.Context, store: str | None) -> str:
+    return resolve_store_url(store or (ctx.obj or {}).get("store"))
+
+
+@click.group(cls=_Group)
+@store_option
+@click.version_option(package_name="tunelab")
+@click.pass_context
+def cli(ctx: click.Context, store: str | None) -> None:
+    """Tune hyperparameters and record every experiment."""
+    ctx.obj = {"store": store}
+
+
+# --------------------------------------------------------------------------- run
+
+
+@cli.command(context_settings={"show_default": True})
+@click.argument("args", nargs=-1, required=True, type=click.UNPROCESSED, metavar="TARGET")
+@click.option("--study", "study_name", default=None, help="Study name [default: from TARGET].")
+@click.option("--space", "space_file", type=click.Path(dir_okay=False), default=None,
+              help="Search space (.yaml/.yml/.json); needed to create a study.")
+@click.option("--metric", default=None, help="Target metric [new studies: value].")
+@click.option("--direction", type=click.Choice(["min", "max"]), default=None,
+              help="Minimise or maximise the metric [new studies: min].")
+@click.option("--trials", "max_trials", type=click.IntRange(min=1), default=None,
+              help="Run until the study holds this many trials (rerunning resumes).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Stop starting trials after this many seconds.")
+@click.option("--workers", type=click.IntRange(min=1), default=1,
+              help="Trials run at once, each in its own process when > 1.")
+@click.option("--trial-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Fail a trial that runs longer than this many seconds.")
+@click.option("--searcher", type=click.Choice(["random", "sobol", "grid"]), default=None,
+              help="Search algorithm [new studies: random].")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Searcher seed.")
+@click.option("--baseline", default=None, metavar="JSON",
+              help='A configuration to run first, e.g. \'{"lr": 0.01}\'.')
+@click.option("--progress/--no-progress", default=None,
+              help="Show a progress bar [default: when stderr is a terminal].")
+@store_option
+@click.pass_context
+def run(
+    ctx: click.Context,
+    args: tuple[str, ...],
+    study_name: str | None,
+    space_file: str | None,
+    metric: str | None,
+    direction: str | None,
+    max_trials: int | None,
+    timeout: float | None,
+    workers: int,
+    trial_timeout: float | None,
+    searcher: str | None,
+    seed: int | None,
+    baseline: str | None,
+    progress: bool | None,
+    store: str | None,
+) -> None:
+    """Tune TARGET: `file.py:function`, `module:function`, or a command after `--`
+    whose arguments hold {placeholders} and which prints JSON lines of metrics.
+
+    \b
+      tunelab run train.py:objective --space space.yaml --trials 50
+      tunelab run --space space.yaml --metric val_acc --direction max \\
+          -- python train.py --lr {lr} --layers {layers}
+    """
+    if max_trials is None and timeout is None:
+        raise click.UsageError("give --trials N or --timeout SECONDS (or both)")
+    space = Space.from_file(space_file) if space_file else None
+    python_target = is_python_target(args)
+    if not python_target and space is not None:
+        command_objective(args, space.names)  # catch placeholder typos before any write
+    name = study_name or default_study_name(args)
+    study = Study(
+        name,
+        space,
+        metric=metric,
+        direction=direction,
+        searcher=searcher,
+        seed=seed,
+        store=_store(ctx, store),
+    )
+    if python_target:
+        objective = load_python_objective(args[0])
+    else:
+        objective = command_objective(args, study.space.names)
+    if baseline is not None:
+        try:
+            study.enqueue(json.loads(baseline))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--baseline") from None
+    click.echo(f"study {study.name!r} in {study.store.url} "
+               f"({study.metric}, {study.direction}; {len(study.trials)} trials so far)", err=True)
+    _optimize(study, objective, max_trials, timeout, workers, trial_timeout, progress)
+    board = study.leaderboard(5)
+    if not board:
+        raise click.ClickException(f"no trial of study {study.name!r} completed")
+    click.echo(_leaderboard_text(study.metric, board))
+
+
+def _optimize(
+    study: Study,
+    objective: Any,
+    max_trials: int | None,
+    timeout: float | None,
+    workers: int,
+    trial_timeout: float | None,
+    progress: bool | None,
+) -> None:
+    done_before = sum(1 for t in study.trials if t.status.is_finished)
+    show = sys.stderr.isatty() if progress is None else progress
+    tqdm.tqdm.monitor_interval = 0  # no monitor thread: worker processes are forked
+    bar = tqdm.tqdm(
+        total=max_trials, initial=min(done_before, max_trials or done_before),
+        disable=not show, unit="trial", file=sys.stderr, dynamic_ncols=True,
+    )
+    best: list[float] = []
+
+    def on_trial(trial: Trial) -> None:
+        if trial.value is not None:
+            if not best or (trial.value < best[0]) == (study.direction == "min"):
+                best[:] = [trial.value]
+            bar.set_postfix_str(f"best {study.metric}={best[0]:.6g}")
+        bar.update(1)
+
+    try:
+        study.optimize(
+            objective,
+            timeout=timeout,
+            workers=workers,
+            trial_timeout=trial_timeout,
+            max_trials=max_trials,
+            executor="process" if trial_timeout is not None else None,
+            progress=on_trial,
+        )
+    finally:
+        bar.close()
+
+
+def _leaderboard_text(metric: str, trials: list[Trial]) -> str:
+    rows = [[t.number, t.value, fmt_value(t.duration), json.dumps(t.config)] for t in trials]
+    return table(["trial", metric, "seconds", "config"], rows)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@cli.command()
+@store_option
+@click.pass_context
+def studies(ctx: click.Context, store: str | None) -> None:
+    """List the studies in the store."""
+    summaries = open_store(_store(ctx, store)).list_studies()
+    if not summaries:
+        click.echo("no studies")
+        return
+    rows = [
+        [s.name, s.n_trials, s.counts.get("COMPLETE", 0), s.counts.get("FAILED", 0),
+         s.counts.get("RUNNING", 0), f"{s.direction} {s.metric}", s.best_value,
+         fmt_time(s.last_update)]
+        for s in summaries
+    ]
+    click.echo(table(
+        ["study", "trials", "complete", "failed", "running", "target", "best", "updated"], rows
+    ))
+
+
+@cli.command()
+@click.argument("study_name", metavar="STUDY")
+@click.option("--status", type=click.Choice([s.value for s in TrialStatus], case_sensitive=False),
+              default=None, help="Only trials with this status.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many rows.")
+@store_option
+@click.pass_context
+def trials(
+    ctx: click.Context, study_name: str, status: str | None, limit: int | None, store: str | None
+) -> None:
+    """List the trials of STUDY."""
+    study = load_study(study_name, _store(ctx, store))
+    rows = []
+    for t in study.trials:
+        if status is not None and t.status.value != status.upper():
+            continue
+        error = (t.error or "").splitlines()[0][:60] if t.error else ""
+        rows.append([t.number, t.status.value, t.value, fmt_value(t.duration),
+                     json.dumps(t.config), error])
+    rows = rows[:limit] if limit else rows
+    click.echo(table(["trial", "status", study.metric, "seconds", "config", "error"], rows))
+
+
+@cli.command()
+@click.argument("study_name", metavar="STUDY")
+@click.option("-k", "k", type=click.IntRange(min=1), default=1, help="Show the k best trials.")
+@click.option("--json", "as_json", is_flag=True, help="Print the best trial as JSON.")
+@store_option
+@click.pass_context
+def best(ctx: click.Context, study_name: str, k: int, as_json: bool, store: str | None) -> None:
+    """Show the best trial of STUDY."""
+    study = load_study(study_name, _store(ctx, store))
+    board = study.leaderboard(k)
+    if not board:
+        raise click.ClickException(f"study {study_name!r} has no complete trial yet")
+    if as_json:
+        top = board[0]
+        click.echo(json.dumps({"number": top.number, "value": top.value,
+                               "config": top.config, "metrics": top.metrics}, indent=2))
+        return
+    click.echo(_leaderboard_text(study.metric, board))
+
+
+@cli.command()
+@click.argument("study_name", metavar="STUDY")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="json",
+              show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write to this file instead of standard output.")
+@store_option
+@click.pass_context
+def export(
+    ctx: click.Context, study_name: str, fmt: str, output: str | None, store: str | None
+) -> None:
+    """Export STUDY with every trial and report, as JSON or CSV (one row per trial)."""
+    study = load_study(study_name, _store(ctx, store))
+    text = json.dumps(study.export(), indent=2) if fmt == "json" else _csv(study.records())
+    if output is None:
+        click.echo(text)
+    else:
+        Path(output).write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+
+
+def _csv(records: list[dict[str, Any]]) -> str:
+    fields: list[str] = []
+    for record in records:
+        fields += [k for k in record if k not in fields]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow(
+            {k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in record.items()}
+        )
+    return buffer.getvalue()
+
+
+def main() -> None:
+    """Entry point of the ``tunelab`` script."""
+    cli(prog_name="tunelab")

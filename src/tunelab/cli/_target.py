@@ -1,0 +1,83 @@
+"""Turning `tunelab run` arguments into an objective: a Python function or a command."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tunelab.command import CommandObjective
+
+__all__ = ["is_python_target", "load_python_objective", "default_study_name"]
+
+_PY_TARGET = re.compile(r"^(?P<module>[^:]+):(?P<attr>[A-Za-z_][A-Za-z0-9_]*)$")
+
+
+def is_python_target(args: Sequence[str]) -> bool:
+    """``train.py:objective`` or ``package.module:objective`` (one argument)."""
+    if len(args) != 1:
+        return False
+    match = _PY_TARGET.match(args[0])
+    if match is None:
+        return False
+    module = match.group("module")
+    return module.endswith(".py") or re.fullmatch(r"[A-Za-z_][\w.]*", module) is not None
+
+
+def load_python_objective(target: str) -> Any:
+    """Import the objective named by ``file.py:function`` or ``module:function``."""
+    match = _PY_TARGET.match(target)
+    assert match is not None
+    module_ref, attr = match.group("module"), match.group("attr")
+    if module_ref.endswith(".py"):
+        path = Path(module_ref).resolve()
+        if not path.is_file():
+            raise click.BadParameter(f"file {module_ref!r} does not exist", param_hint="TARGET")
+        sys.path.insert(0, str(path.parent))
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        if spec is None or spec.loader is None:
+            raise click.BadParameter(f"cannot import {module_ref!r}", param_hint="TARGET")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = module
+        spec.loader.exec_module(module)
+    else:
+        sys.path.insert(0, os.getcwd())
+        try:
+            module = importlib.import_module(module_ref)
+        except ImportError as exc:
+            raise click.BadParameter(
+                f"cannot import module {module_ref!r}: {exc}", param_hint="TARGET"
+            ) from None
+    objective = getattr(module, attr, None)
+    if not callable(objective):
+        raise click.BadParameter(
+            f"{module_ref!r} has no function {attr!r}", param_hint="TARGET"
+        )
+    return objective
+
+
+def default_study_name(args: Sequence[str]) -> str:
+    """A readable default: the script's stem (``train`` for ``python train.py``)."""
+    if is_python_target(args):
+        module, _, attr = args[0].rpartition(":")
+        return f"{Path(module).stem}-{attr}"
+    for arg in args[1:] if len(args) > 1 else args:
+        if "{" not in arg and not arg.startswith("-"):
+            return Path(arg).stem or "study"
+    return Path(args[0]).stem or "study"
+
+
+def command_objective(args: Sequence[str], names: Sequence[str]) -> CommandObjective:
+    objective = CommandObjective(list(args))
+    try:
+        objective.check(names)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="COMMAND") from None
+    return objective

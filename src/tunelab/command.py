@@ -1,0 +1,210 @@
+"""Command-line trials: run any program as a trial and read its metrics from stdout.
+
+The program's arguments may hold placeholders such as ``{lr}``; each is replaced by the
+sampled value. The program prints metrics as JSON lines — ``{"step": 3, "val_acc": 0.91}``
+— and anything else it prints is passed through untouched. Placeholders ``{trial.number}``
+and ``{trial.seed}`` give the trial's number and seed; the environment carries
+``TUNELAB_TRIAL_NUMBER``, ``TUNELAB_SEED`` and ``TUNELAB_CONFIG`` (JSON) as well.
+
+An argument whose placeholder names an *inactive* conditional parameter is left out, and
+so is the option just before it (``--momentum {momentum}`` disappears as a whole).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tunelab._errors import InvalidArgumentError, TrialError
+from tunelab._log import logger
+from tunelab._proc import die_with_parent
+from tunelab.space import Space
+from tunelab.trial import Decision, TrialHandle
+
+__all__ = ["CommandObjective", "parse_metrics_line"]
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.\-]*)\}")
+_TAIL = 40
+_SPECIAL = frozenset({"trial.number", "trial.seed"})
+
+
+def parse_metrics_line(line: str) -> tuple[int | None, dict[str, float]] | None:
+    """Read one stdout line: a JSON object with numeric values is a report.
+
+    Returns ``(step or None, metrics)``, or None when the line is not a report.
+
+    >>> parse_metrics_line('{"step": 3, "val_acc": 0.91, "note": "x"}')
+    (3, {'val_acc': 0.91})
+    >>> parse_metrics_line("epoch 3 done") is None
+    True
+    """
+    text = line.strip()
+    if not (text.startswith("{") and text.endswith("}")):
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    step = data.pop("step", None)
+    if isinstance(step, bool) or not (step is None or isinstance(step, int)):
+        step = None
+    metrics = {
+        k: float(v)
+        for k, v in data.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
+    return (step, metrics) if metrics else None
+
+
+class CommandObjective:
+    """An objective that runs ``argv`` (no shell) with the trial's values filled in.
+
+    >>> import sys
+    >>> from tunelab import Float, Space, Study
+    >>> cmd = [sys.executable, "-c", "import json; print(json.dumps({'loss': {x} ** 2}))"]
+    >>> study = Study("doc-cmd", Space(x=Float(-1, 1)), metric="loss", store="memory")
+    >>> study.optimize(CommandObjective(cmd), n_trials=2)
+    >>> [t.status.value for t in study.trials]
+    ['COMPLETE', 'COMPLETE']
+    """
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+        space: Space | None = None,
+        echo: bool = False,
+    ) -> None:
+        if isinstance(argv, str) or not argv or not all(isinstance(a, str) for a in argv):
+            raise InvalidArgumentError(
+                f"`argv` must be a non-empty list of strings (no shell); got {argv!r}"
+            )
+        self.argv = list(argv)
+        self.cwd = cwd
+        self.env = dict(env or {})
+        self.echo = echo
+        if space is not None:
+            self.check(list(space.names))
+
+    def placeholders(self) -> set[str]:
+        """Every ``{name}`` used in the command."""
+        return {m.group(1) for arg in self.argv for m in _PLACEHOLDER.finditer(arg)}
+
+    def check(self, names: Sequence[str]) -> None:
+        """Raise InvalidArgumentError if a placeholder names no parameter in ``names``."""
+        unknown = sorted(self.placeholders() - set(names) - _SPECIAL)
+        if unknown:
+            raise InvalidArgumentError(
+                f"placeholder(s) {['{' + n + '}' for n in unknown]} in the command name no "
+                f"parameter; the space has {sorted(names)} (and {sorted(_SPECIAL)})"
+            )
+
+    def render(self, config: Mapping[str, Any], number: int = 0, seed: int = 0) -> list[str]:
+        """The command for ``config``. A placeholder of a parameter that is absent from
+        ``config`` (an inactive conditional one) drops its argument and the option before
+        it; :meth:`check` catches typos before any trial runs."""
+        values = {**config, "trial.number": number, "trial.seed": seed}
+        out: list[str] = []
+        for arg in self.argv:
+            names = _PLACEHOLDER.findall(arg)
+            if any(n not in values for n in names):
+                if out and out[-1].startswith("-") and not _PLACEHOLDER.search(out[-1]):
+                    out.pop()
+                continue
+            out.append(_PLACEHOLDER.sub(lambda m: _format(values[m.group(1)]), arg))
+        return out
+
+    def __call__(self, trial: TrialHandle) -> None:
+        argv = self.render(trial, trial.number, trial.seed)
+        env = {
+            **os.environ,
+            **self.env,
+            "TUNELAB_TRIAL_NUMBER": str(trial.number),
+            "TUNELAB_SEED": str(trial.seed),
+            "TUNELAB_CONFIG": json.dumps(dict(trial)),
+            "PYTHONUNBUFFERED": "1",
+        }
+        try:
+            process = subprocess.Popen(
+                argv,
+                cwd=self.cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                bufsize=1,
+                preexec_fn=die_with_parent,  # one prctl call: safe between fork and exec
+            )
+        except OSError as exc:
+            raise TrialError(f"could not start {argv[0]!r}: {exc}") from None
+        stderr_tail: collections.deque[str] = collections.deque(maxlen=_TAIL)
+        drain = threading.Thread(target=_drain, args=(process.stderr, stderr_tail, self.echo))
+        drain.daemon = True
+        drain.start()
+        step = -1
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                parsed = parse_metrics_line(line)
+                if parsed is None:
+                    if self.echo:
+                        logger.info("trial %d: %s", trial.number, line.rstrip())
+                    continue
+                given, metrics = parsed
+                step = given if given is not None else step + 1
+                if trial.report(step, **metrics) is not Decision.CONTINUE:
+                    _terminate(process)
+                    return None
+            code = process.wait()
+        finally:
+            if process.poll() is None:
+                _terminate(process)
+        drain.join(timeout=5)
+        if code != 0:
+            tail = "".join(stderr_tail).strip()
+            raise TrialError(
+                f"command {argv[0]!r} exited with code {code}"
+                + (f"; stderr ends with:\n{tail}" if tail else "")
+            )
+        if step < 0:
+            raise TrialError(
+                f"command {argv[0]!r} finished without printing a JSON line of metrics "
+                '(such as {"step": 1, "val_acc": 0.9}) on standard output'
+            )
+        return None
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float):
+        return repr(value)
+    if value is None:
+        return ""
+    return str(value)
+
+
+def _drain(stream: Any, tail: collections.deque[str], echo: bool) -> None:
+    for line in stream:
+        tail.append(line)
+        if echo:
+            logger.info("%s", line.rstrip())
+
+
+def _terminate(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
