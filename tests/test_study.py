@@ -43,6 +43,10 @@ def test_resuming_with_a_different_space_metric_or_direction_is_refused(tmp_path
         Study("fixed", direction="max", store=db)
     with pytest.raises(tunelab.StudyMismatchError, match="space"):
         Study("fixed", Space(y=Float(0, 1)), store=db)
+    Study("seeded", SPACE, store=db, seed=3)
+    assert Study("seeded", store=db, seed=3).searcher.seed == 3
+    with pytest.raises(tunelab.StudyMismatchError, match="exists with seed 3; got 99"):
+        Study("seeded", store=db, seed=99)
 
 
 def test_loading_a_missing_study_names_it():

@@ -27,7 +27,9 @@ SEARCHERS: dict[str, type[Searcher]] = {
 }
 
 
-def make_searcher(spec: str | Mapping[str, Any] | Searcher | None, seed: int | None = None) -> Searcher:
+def make_searcher(
+    spec: str | Mapping[str, Any] | Searcher | None, seed: int | None = None
+) -> Searcher:
     """Build a searcher from an instance, a name (``"random"``) or a spec dict
     (``{"name": "grid", "points": 3}``).
 
@@ -40,7 +42,11 @@ def make_searcher(spec: str | Mapping[str, Any] | Searcher | None, seed: int | N
         return spec
     if isinstance(spec, str):
         spec = {"name": spec}
-    if not isinstance(spec, Mapping) or spec.get("name") not in SEARCHERS:
+    if (
+        not isinstance(spec, Mapping)
+        or not isinstance(spec.get("name"), str)
+        or spec["name"] not in SEARCHERS
+    ):
         raise InvalidArgumentError(
             f"searcher must be one of {sorted(SEARCHERS)} or a Searcher instance; got {spec!r}"
         )

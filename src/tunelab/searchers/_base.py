@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Collection
 from typing import Any, ClassVar
@@ -17,7 +18,7 @@ __all__ = ["Searcher", "fresh_seed"]
 
 def fresh_seed() -> int:
     """A random 63-bit seed from the operating system's entropy."""
-    return int(np.random.SeedSequence().entropy) % (2**63)
+    return secrets.randbits(63)
 
 
 class Searcher(ABC):

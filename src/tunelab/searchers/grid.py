@@ -48,6 +48,7 @@ class GridSearcher(Searcher):
         self._grid: list[Config] = []
         self._grid_space: dict[str, Any] | None = None
         self._tried: set[str] = set()
+        self._proposed: set[str] = set()
         self._expected_history = 0
         self._cursor = 0
 
@@ -68,13 +69,15 @@ class GridSearcher(Searcher):
             grid = [grid[i] for i in order]
         self._grid, self._grid_space = grid, spec
         self._tried, self._expected_history, self._cursor = set(), -1, 0
+        self._proposed = set()
 
     def suggest(self, space: Space, history: Collection[Trial], number: int) -> Config:
         self._prepare(space)
         # Rebuild the tried set only when the history holds trials this searcher did not
         # propose (enqueued, other drivers, a resumed study); the common path is O(1).
+        # What this searcher proposed stays tried even if the history does not show it.
         if len(history) != self._expected_history:
-            self._tried = {config_key(t.config) for t in history}
+            self._tried = {config_key(t.config) for t in history} | self._proposed
             self._cursor = 0
         while self._cursor < len(self._grid):
             config = self._grid[self._cursor]
@@ -82,6 +85,7 @@ class GridSearcher(Searcher):
             key = config_key(config)
             if key not in self._tried:
                 self._tried.add(key)
+                self._proposed.add(key)
                 self._expected_history = len(history) + 1
                 return dict(config)
         raise SearchExhausted(f"the grid of {len(self._grid)} configurations is exhausted")
@@ -92,4 +96,9 @@ class GridSearcher(Searcher):
         return len(self._grid)
 
     def spec(self) -> dict[str, Any]:
-        return {"name": self.name, "seed": self.seed, "points": self.points, "shuffle": self.shuffle}
+        return {
+            "name": self.name,
+            "seed": self.seed,
+            "points": self.points,
+            "shuffle": self.shuffle,
+        }

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Collection
+from typing import Any
 
 import numpy as np
-from scipy.stats import qmc
 
 from tunelab.searchers._base import Searcher
 from tunelab.space import Config, Space
@@ -34,11 +34,13 @@ class SobolSearcher(Searcher):
     def __init__(self, seed: int | None = None) -> None:
         super().__init__(seed)
         self._points: np.ndarray | None = None
-        self._engine: qmc.Sobol | None = None
+        self._engine: Any = None  # scipy.stats.qmc.Sobol, imported on first use
         self._dim = -1
 
     def _point(self, dim: int, index: int) -> np.ndarray:
         if self._engine is None or dim != self._dim:
+            from scipy.stats import qmc  # slow to import: only when Sobol is used
+
             self._engine = qmc.Sobol(d=dim, scramble=True, seed=self.seed)
             self._points = np.empty((0, dim))
             self._dim = dim

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -20,7 +20,7 @@ from tunelab._errors import InvalidConfigError, InvalidSpaceError
 __all__ = ["Categorical", "Float", "Int", "Param", "PowerOfTwo", "Value"]
 
 #: A value a parameter can take.
-Value = Union[float, int, str, bool, None]
+Value = float | int | str | bool | None
 
 _REL_TOL = 1e-9
 
@@ -117,7 +117,7 @@ class Param(ABC):
         return self._native(value)
 
     def _native(self, value: Any) -> Value:
-        return value  # type: ignore[no-any-return]
+        return value
 
     def describe(self) -> str:
         body = ", ".join(f"{k}={v!r}" for k, v in self.spec().items())
@@ -224,11 +224,15 @@ class Float(_Range):
         u = min(max(u, 0.0), 1.0)
         if self.step is not None:
             i = min(int(u * self._n), self._n - 1)
-            return min(round(self.low + i * self.step, 12), self.high)
+            # 15 significant digits drop float noise (0.1 * 3) without erasing tiny steps.
+            return min(float(f"{self.low + i * self.step:.15g}"), self.high)
+        if u <= 0.0 or u >= 1.0:  # exact bounds (exp(log(low)) may differ from low)
+            return self.low if u <= 0.0 else self.high
         if self.log:
             lo, hi = math.log(self.low), math.log(self.high)
             return min(max(math.exp(lo + u * (hi - lo)), self.low), self.high)
-        return self.low + u * (self.high - self.low)
+        # low + u * (high - low) can round past high (e.g. -0.1 + 0.3 > 0.2): clamp.
+        return min(max(self.low + u * (self.high - self.low), self.low), self.high)
 
     def to_unit(self, value: Value) -> float:
         v = float(value)  # type: ignore[arg-type]
@@ -342,8 +346,8 @@ class Int(_Range):
     def contains(self, value: object) -> bool:
         return (
             _is_integer(value)
-            and self.low <= value <= self.high  # type: ignore[operator]
-            and (value - self.low) % self.step == 0  # type: ignore[operator]
+            and self.low <= value <= self.high
+            and (value - self.low) % self.step == 0
         )
 
     def _native(self, value: Any) -> int:
@@ -379,6 +383,9 @@ class PowerOfTwo(Param):
     def check(self, name: str) -> None:
         for field in ("low", "high"):
             v = getattr(self, field)
+            if _is_real(v) and not _is_integer(v) and float(v).is_integer():
+                v = int(v)  # 16.0 (JSON, YAML `1.6e1`) is 16, as Int takes 1.0
+                setattr(self, field, v)
             if not _is_integer(v) or v < 1 or (int(v) & (int(v) - 1)) != 0:
                 raise _fail(
                     self.kind, name, f"`{field}` must be a power of two >= 1; got {v!r}"
@@ -481,6 +488,9 @@ class Categorical(Param):
             return _typed(value) in self._index
         except TypeError:  # unhashable
             return False
+
+    def _native(self, value: Any) -> Value:
+        return self.choices[self.index(value)]  # the declared choice, not e.g. np.str_
 
     def spec(self) -> dict[str, Any]:
         return {"choices": list(self.choices)}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import yaml
 from tunelab._errors import InvalidSpaceError
 from tunelab.space._params import Categorical, Float, Int, Param, PowerOfTwo
 
-__all__ = ["load_file", "load_json", "load_yaml", "params_from_dict"]
+__all__ = ["dump_yaml", "load_file", "load_json", "load_yaml", "params_from_dict"]
 
 _TYPES: dict[str, tuple[type[Param], tuple[str, ...], tuple[str, ...]]] = {
     # type name: (class, required keys, optional keys)
@@ -51,7 +52,7 @@ def _param_from_dict(name: str, spec: Any) -> Param:
             f"got {spec!r}"
         )
     type_name = spec.get("type")
-    if type_name not in _TYPES:
+    if not isinstance(type_name, str) or type_name not in _TYPES:
         raise InvalidSpaceError(
             f"parameter '{name}': `type` must be one of {sorted(_TYPES)}; got {type_name!r}"
         )
@@ -74,7 +75,7 @@ def _param_from_dict(name: str, spec: Any) -> Param:
             kwargs[field] = _number(name, field, kwargs[field])
     try:
         return cls(**kwargs)
-    except TypeError as exc:  # pragma: no cover - keys are checked above
+    except (TypeError, InvalidSpaceError) as exc:  # e.g. a `when` that is not a mapping
         raise InvalidSpaceError(f"parameter '{name}': {exc}") from None
 
 
@@ -87,18 +88,65 @@ def params_from_dict(data: Any) -> dict[str, Param]:
     return {str(name): _param_from_dict(str(name), spec) for name, spec in data.items()}
 
 
+def _no_duplicates(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
+    out: dict[Any, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise InvalidSpaceError(f"key {key!r} is given twice in the space")
+        out[key] = value
+    return out
+
+
 def load_json(text: str) -> Any:
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
         raise InvalidSpaceError(f"the space is not valid JSON: {exc}") from None
 
 
+class _SafeLoader(yaml.SafeLoader):
+    """The safe loader, with YAML 1.2 floats (``1e-4``) and duplicate keys as errors."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: list[Any] = []
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` may be overridden
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise InvalidSpaceError(
+                    f"key {key!r} is given twice in the space (line {key_node.start_mark.line + 1})"
+                )
+            seen.append(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+class _SafeDumper(yaml.SafeDumper):
+    """The safe dumper; it quotes the strings that :class:`_SafeLoader` reads as floats."""
+
+
+# PyYAML follows YAML 1.1, where a float needs a dot: `1e-4` would be the string "1e-4".
+for _cls in (_SafeLoader, _SafeDumper):
+    _cls.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$"),
+        list("-+0123456789."),
+    )
+
+
 def load_yaml(text: str) -> Any:
     try:
-        return yaml.safe_load(text)
+        loader = _SafeLoader(text)  # a SafeLoader subclass: python/* tags are errors
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         raise InvalidSpaceError(f"the space is not valid YAML: {exc}") from None
+
+
+def dump_yaml(data: Any) -> str:
+    return str(yaml.dump(data, Dumper=_SafeDumper, sort_keys=False))
 
 
 def load_file(path: str | Path) -> Any:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
-import yaml
 
 from tunelab._errors import InvalidArgumentError, InvalidConfigError, InvalidSpaceError
 from tunelab.space import _serialize
@@ -20,7 +20,7 @@ __all__ = ["Config", "Space"]
 #: A configuration: parameter name -> value (inactive conditional parameters are absent).
 Config = dict[str, Value]
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 _DISCRETE_PARENTS = (Categorical, Int, PowerOfTwo)
 
 
@@ -44,7 +44,7 @@ class Space:
     True
     """
 
-    def __init__(self, params: Mapping[str, Param] | None = None, **kwargs: Param) -> None:
+    def __init__(self, params: Mapping[str, Param] | None = None, /, **kwargs: Param) -> None:
         merged: dict[str, Param] = {}
         for source in (params or {}), kwargs:
             if not isinstance(source, Mapping):
@@ -58,7 +58,7 @@ class Space:
         if not merged:
             raise InvalidSpaceError("a Space needs at least one parameter; got none")
         for name, param in merged.items():
-            if not isinstance(name, str) or not _NAME.match(name):
+            if not isinstance(name, str) or not _NAME.fullmatch(name):
                 raise InvalidSpaceError(
                     f"parameter name {name!r} is not allowed; use letters, digits, '_', '.' "
                     "or '-', starting with a letter or '_'"
@@ -93,12 +93,22 @@ class Space:
                         f"parameter '{name}' has a condition on '{parent}', a {ptype.kind}; "
                         "conditions must name a Categorical, Int or PowerOfTwo parent"
                     )
+                if not values:
+                    raise InvalidSpaceError(
+                        f"parameter '{name}' has a condition on '{parent}' with no values "
+                        f"(got []), so it could never be active; allowed: {ptype.describe()}"
+                    )
                 for v in values:
                     if not ptype.contains(v):
                         raise InvalidSpaceError(
                             f"parameter '{name}' is active when '{parent}' is {v!r}, "
                             f"which '{parent}' cannot take; allowed: {ptype.describe()}"
                         )
+            # Native values (e.g. np.int64(2) -> 2), as is_active compares types strictly.
+            param.when = {
+                parent: tuple(self._params[parent].coerce(parent, v) for v in values)
+                for parent, values in param.when.items()
+            }
 
     def _topological_order(self) -> tuple[str, ...]:
         order: list[str] = []
@@ -182,13 +192,25 @@ class Space:
             )
         params = self._params
         if not self._conditional:
-            return {n: params[n].from_unit(float(u)) for n, u in zip(self._names, x)}
-        by_name = dict(zip(self._names, x))
+            return {
+                n: params[n].from_unit(self._coordinate(n, u))
+                for n, u in zip(self._names, x, strict=True)
+            }
+        by_name = dict(zip(self._names, x, strict=True))
         config: Config = {}
         for name in self._order:
             if self.is_active(name, config):
-                config[name] = params[name].from_unit(float(by_name[name]))
+                config[name] = params[name].from_unit(self._coordinate(name, by_name[name]))
         return {n: config[n] for n in self._names if n in config}
+
+    @staticmethod
+    def _coordinate(name: str, u: Any) -> float:
+        u = float(u)
+        if math.isnan(u):
+            raise InvalidArgumentError(
+                f"the coordinate of active parameter '{name}' is NaN; it must be in [0, 1]"
+            )
+        return u
 
     def encode(self, config: Mapping[str, Any]) -> np.ndarray:
         """Map a configuration to the unit cube; inactive parameters encode as NaN."""
@@ -240,12 +262,12 @@ class Space:
         """Enumerate the grid lazily: every combination of the parameters' grid values,
         conditional parameters only where active. Continuous Floats get ``points`` values
         (log-spaced on a log scale)."""
-        if not isinstance(points, int) or points < 1:
+        if isinstance(points, bool) or not isinstance(points, int) or points < 1:
             raise InvalidArgumentError(f"`points` must be an integer >= 1; got {points!r}")
         values = {n: self._params[n].grid(points) for n in self._order}
         if not self._conditional:
             for combo in itertools.product(*(values[n] for n in self._names)):
-                yield dict(zip(self._names, combo))
+                yield dict(zip(self._names, combo, strict=True))
             return
 
         def expand(i: int, partial: Config) -> Iterator[Config]:
@@ -286,7 +308,7 @@ class Space:
         return cls(_serialize.params_from_dict(_serialize.load_json(text)))
 
     def to_yaml(self) -> str:
-        return str(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        return _serialize.dump_yaml(self.to_dict())
 
     @classmethod
     def from_yaml(cls, text: str) -> Space:

@@ -47,6 +47,19 @@ def json_value(key: str, value: Any) -> str:
         ) from None
 
 
+def json_attrs(attrs: dict[str, Any] | None) -> str:
+    """Encode a dict of user attributes, or raise InvalidArgumentError naming the bad key."""
+    attrs = dict(attrs or {})
+    try:
+        return dumps(attrs)
+    except (TypeError, ValueError) as exc:
+        for key, value in attrs.items():
+            json_value(str(key), value)
+        raise InvalidArgumentError(
+            f"user attributes must map strings to JSON data; got {attrs!r:.200} ({exc})"
+        ) from None
+
+
 def loads(text: str | None) -> Any:
     """Parse JSON from the store (never pickle)."""
     return None if text is None else json.loads(text)

@@ -9,7 +9,15 @@ from dataclasses import replace
 from typing import Any
 
 from tunelab._errors import StudyNotFoundError, TrialNotFoundError
-from tunelab.store._base import Store, StudyRecord, StudySummary, best_of, json_value, loads
+from tunelab.store._base import (
+    Store,
+    StudyRecord,
+    StudySummary,
+    best_of,
+    json_attrs,
+    json_value,
+    loads,
+)
 from tunelab.trial import Report, Trial, TrialStatus
 
 __all__ = ["MemoryStore"]
@@ -47,6 +55,7 @@ class MemoryStore(Store):
         scheduler: dict[str, Any],
         user_attrs: dict[str, Any] | None = None,
     ) -> StudyRecord:
+        attrs = loads(json_attrs(user_attrs))
         with self._lock:
             if name in self._studies:
                 return self._studies[name]
@@ -58,7 +67,7 @@ class MemoryStore(Store):
                 space=space,
                 searcher=searcher,
                 scheduler=scheduler,
-                user_attrs=dict(user_attrs or {}),
+                user_attrs=attrs,
                 created_at=time.time(),
             )
             self._next_study += 1
@@ -120,7 +129,10 @@ class MemoryStore(Store):
     # --------------------------------------------------------------- trials
 
     def _get(self, trial_id: int) -> Trial:
-        study_id, number = self._by_id[trial_id]
+        try:
+            study_id, number = self._by_id[trial_id]
+        except KeyError:
+            raise TrialNotFoundError(f"no trial with id {trial_id} in store {self.url!r}") from None
         return self._trials[study_id][number]
 
     def _put(self, trial: Trial, study_id: int) -> Trial:
@@ -137,6 +149,7 @@ class MemoryStore(Store):
         user_attrs: dict[str, Any] | None = None,
         system_attrs: dict[str, Any] | None = None,
     ) -> Trial:
+        attrs = loads(json_attrs(user_attrs))
         with self._lock:
             trials = self._trials[study_id]
             now = time.time()
@@ -149,7 +162,7 @@ class MemoryStore(Store):
                 started_at=now if running else None,
                 heartbeat_at=now if running else None,
                 worker=worker if running else None,
-                user_attrs=dict(user_attrs or {}),
+                user_attrs=attrs,
                 system_attrs=dict(system_attrs or {}),
                 id=self._next_trial,
             )
@@ -211,12 +224,16 @@ class MemoryStore(Store):
         with self._lock:
             now = time.time()
             for tid in trial_ids:
+                if tid not in self._by_id:  # gone (study deleted): nothing to mark
+                    continue
                 trial = self._get(tid)
                 if trial.status is TrialStatus.RUNNING:
                     self._put(replace(trial, heartbeat_at=now), self._by_id[tid][0])
 
     def requeue_trial(self, trial_id: int, *, expected_worker: str | None, reason: str) -> bool:
         with self._lock:
+            if trial_id not in self._by_id:
+                return False
             trial = self._get(trial_id)
             if trial.status is not TrialStatus.RUNNING or trial.worker != expected_worker:
                 return False

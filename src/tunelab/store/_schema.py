@@ -49,8 +49,12 @@ studies = Table(
 trials = Table(
     "tunelab_trials",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("study_id", Integer, ForeignKey("tunelab_studies.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column(
+        "study_id", Integer, ForeignKey("tunelab_studies.id", ondelete="CASCADE"), nullable=False
+    ),
     Column("number", Integer, nullable=False),
     Column("status", String(16), nullable=False),
     Column("config", Text, nullable=False),
@@ -73,8 +77,12 @@ trials = Table(
 reports = Table(
     "tunelab_reports",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("trial_id", BigInteger, ForeignKey("tunelab_trials.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column(
+        "trial_id", BigInteger, ForeignKey("tunelab_trials.id", ondelete="CASCADE"), nullable=False
+    ),
     Column("step", Integer, nullable=False),
     Column("metrics", Text, nullable=False),
     Column("time", Float, nullable=False),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -48,6 +49,7 @@ from tunelab.store._base import (
     StudySummary,
     best_of,
     dumps,
+    json_attrs,
     json_value,
     loads,
 )
@@ -163,6 +165,15 @@ class SQLStore(Store):
                         self._conn = None
                     elif not _is_transient(error) or attempt == _MAX_RETRIES - 1:
                         raise StoreError(f"store {self.url!r}: {error.orig}") from error
+                except sqlite3.OperationalError as error:
+                    # From the raw BEGIN IMMEDIATE in _on_begin, which SQLAlchemy does not
+                    # wrap; the failed begin leaves the Connection unusable: take a new one.
+                    conn.close()
+                    self._conn = None
+                    if not any(m in str(error).lower() for m in _LOCK_MESSAGES) or (
+                        attempt == _MAX_RETRIES - 1
+                    ):
+                        raise StoreError(f"store {self.url!r}: {error}") from error
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.5)
         raise StoreError(f"store {self.url!r}: gave up after {_MAX_RETRIES} retries")
@@ -214,6 +225,8 @@ class SQLStore(Store):
             ).scalar(),
             write=False,
         )
+        if value is None:
+            raise StoreError(f"store {self.url!r} records no schema version")
         return int(value)
 
     # ------------------------------------------------------------------ statements
@@ -335,7 +348,7 @@ class SQLStore(Store):
             "space": dumps(space),
             "searcher": dumps(searcher),
             "scheduler": dumps(scheduler),
-            "user_attrs": dumps(user_attrs or {}),
+            "user_attrs": json_attrs(user_attrs),
             "created_at": time.time(),
         }
 
@@ -448,7 +461,7 @@ class SQLStore(Store):
     ) -> Trial:
         now = time.time()
         running = status is TrialStatus.RUNNING
-        params = {
+        params: dict[str, Any] = {
             "b_study": study_id,
             "study_id": study_id,
             "status": status.value,
@@ -458,7 +471,7 @@ class SQLStore(Store):
             "heartbeat_at": now if running else None,
             "worker": worker if running else None,
             "attempt": 1,
-            "user_attrs": dumps(user_attrs or {}),
+            "user_attrs": json_attrs(user_attrs),
             "system_attrs": dumps(system_attrs or {}),
         }
 
@@ -478,7 +491,7 @@ class SQLStore(Store):
             started_at=params["started_at"],
             heartbeat_at=params["heartbeat_at"],
             worker=params["worker"],
-            user_attrs=dict(user_attrs or {}),
+            user_attrs=loads(params["user_attrs"]),
             system_attrs=dict(system_attrs or {}),
             id=trial_id,
         )
@@ -491,11 +504,13 @@ class SQLStore(Store):
             )
             if found is None:
                 return None
-            row = self._run(
-                lambda c, tid=found: c.execute(
+
+            def claim(c: Connection, tid: int = found) -> Any:
+                return c.execute(
                     self._claim, {"b_id": tid, "b_worker": worker, "b_now": time.time()}
                 ).first()
-            )
+
+            row = self._run(claim)
             if row is not None:
                 return self._trial_from_row(row)
             # another driver claimed it first: look again
@@ -572,7 +587,9 @@ class SQLStore(Store):
 
         return self._run(requeue)
 
-    def _reports_for(self, conn: Connection, trial_ids: Sequence[int] | Any) -> dict[int, list[Report]]:
+    def _reports_for(
+        self, conn: Connection, trial_ids: Sequence[int] | Any
+    ) -> dict[int, list[Report]]:
         out: dict[int, list[Report]] = {}
         rows = conn.execute(
             select(reports.c.trial_id, reports.c.step, reports.c.metrics, reports.c.time)

@@ -117,9 +117,16 @@ class Study(ResultsMixin):
                         f"study {name!r} exists with {label} {stored!r}; got {given!r}. "
                         "Use another study name, or leave it out to resume."
                     )
+            stored_seed = record.searcher.get("seed")
+            if searcher is None and seed is not None and stored_seed not in (None, seed):
+                raise StudyMismatchError(
+                    f"study {name!r} exists with seed {stored_seed!r}; got {seed!r}. "
+                    "Leave the seed out to resume, or pass a searcher to change it."
+                )
             self.space = stored_space
-            self.searcher = make_searcher(searcher if searcher is not None else record.searcher,
-                                          seed=seed)
+            self.searcher = make_searcher(
+                searcher if searcher is not None else record.searcher, seed=seed
+            )
         else:
             assert space is not None
             self.space = space
