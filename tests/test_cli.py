@@ -227,3 +227,11 @@ def test_a_stop_decision_terminates_the_command():
     assert trial.status.value == "STOPPED"
     assert [r.step for r in trial.reports] == [0, 1]
     assert trial.value == 0.5
+
+
+def test_a_progress_bar_counts_trials_when_asked(project):
+    result = CliRunner().invoke(
+        cli, ["run", "obj.py:objective", "--space", "space.yaml", "--trials", "4", "--progress"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "4/4" in result.output and "trial" in result.output and "best value=" in result.output

@@ -131,12 +131,6 @@ class SQLStore(Store):
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn: Connection) -> None:
-            # Straight to the driver: this runs once per transaction, on the hot path.
-            raw: Any = conn.connection.driver_connection
-            raw.execute("BEGIN IMMEDIATE" if conn.info.get("tunelab_write", True) else "BEGIN")
-
         return engine
 
     def _connection(self) -> Connection:
@@ -154,9 +148,13 @@ class SQLStore(Store):
         for attempt in range(_MAX_RETRIES):
             with self._lock:
                 conn = self._connection()
-                conn.info["tunelab_write"] = write
                 try:
                     with conn.begin():
+                        if self._is_sqlite:
+                            # Straight to the driver: an engine "begin" listener would make
+                            # SQLAlchemy dispatch events on every statement of the hot path.
+                            raw: Any = conn.connection.driver_connection
+                            raw.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                         return fn(conn)
                 except _RetryIntegrity:
                     pass
@@ -166,8 +164,8 @@ class SQLStore(Store):
                     elif not _is_transient(error) or attempt == _MAX_RETRIES - 1:
                         raise StoreError(f"store {self.url!r}: {error.orig}") from error
                 except sqlite3.OperationalError as error:
-                    # From the raw BEGIN IMMEDIATE in _on_begin, which SQLAlchemy does not
-                    # wrap; the failed begin leaves the Connection unusable: take a new one.
+                    # From the raw BEGIN IMMEDIATE above, which SQLAlchemy does not wrap;
+                    # start again on a fresh connection.
                     conn.close()
                     self._conn = None
                     if not any(m in str(error).lower() for m in _LOCK_MESSAGES) or (
