@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from typing import Any
 
@@ -10,17 +9,12 @@ import numpy as np
 
 from tunelab._errors import InvalidArgumentError, SearchExhausted
 from tunelab.searchers._base import Searcher
-from tunelab.space import Config, Space
+from tunelab.space import Config, Space, config_key
 from tunelab.trial import Trial
 
 __all__ = ["GridSearcher"]
 
 MAX_GRID = 1_000_000
-
-
-def config_key(config: Config) -> str:
-    """A canonical string for a configuration, to tell configurations apart."""
-    return json.dumps(config, sort_keys=True)
 
 
 class GridSearcher(Searcher):

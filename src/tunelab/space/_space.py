@@ -15,13 +15,22 @@ from tunelab._errors import InvalidArgumentError, InvalidConfigError, InvalidSpa
 from tunelab.space import _serialize
 from tunelab.space._params import Categorical, Int, Param, PowerOfTwo, Value
 
-__all__ = ["Config", "Space"]
+__all__ = ["Config", "Space", "config_key"]
 
 #: A configuration: parameter name -> value (inactive conditional parameters are absent).
 Config = dict[str, Value]
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 _DISCRETE_PARENTS = (Categorical, Int, PowerOfTwo)
+
+
+def config_key(config: Mapping[str, Any]) -> str:
+    """A canonical string for a configuration, to tell configurations apart.
+
+    >>> config_key({"b": 1, "a": "x"}) == config_key({"a": "x", "b": 1})
+    True
+    """
+    return json.dumps(config, sort_keys=True)
 
 
 class Space:

@@ -25,8 +25,7 @@ from tunelab._log import logger
 from tunelab.executors import Executor, Job, Objective, Outcome, make_executor
 from tunelab.schedulers import FIFOScheduler, Scheduler
 from tunelab.searchers import Searcher, make_searcher
-from tunelab.searchers.grid import config_key
-from tunelab.space import Space
+from tunelab.space import Space, config_key
 from tunelab.store import Store, open_store
 from tunelab.store._base import check_direction
 from tunelab.study import _liveness
