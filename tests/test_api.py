@@ -16,7 +16,7 @@ EXPECTED = {
     "InlineExecutor", "Int", "InvalidArgumentError", "InvalidConfigError", "InvalidSpaceError",
     "MemoryStore", "MissingExtraError", "Param", "PowerOfTwo", "ProcessExecutor",
     "RandomSearcher", "Report", "SQLStore", "SchemaVersionError", "Scheduler",
-    "SearchExhausted", "Searcher", "SobolSearcher", "Space", "Store", "StoreError", "Study",
+    "SearchExhausted", "Searcher", "SimStep", "SimulatedExecutor", "SobolSearcher", "Space", "Store", "StoreError", "Study",
     "StudyMismatchError", "StudyNotFoundError", "Trial", "TrialError", "TrialHandle",
     "TrialNotFoundError", "TrialStatus", "TunelabError", "__version__", "load_study",
     "open_store",

@@ -22,7 +22,13 @@ from tunelab._errors import (
     TrialNotFoundError,
     TunelabError,
 )
-from tunelab.executors import Executor, InlineExecutor, ProcessExecutor
+from tunelab.executors import (
+    Executor,
+    InlineExecutor,
+    ProcessExecutor,
+    SimStep,
+    SimulatedExecutor,
+)
 from tunelab.schedulers import Decision, FIFOScheduler, Scheduler
 from tunelab.searchers import GridSearcher, RandomSearcher, Searcher, SobolSearcher
 from tunelab.space import Categorical, Float, Int, Param, PowerOfTwo, Space
@@ -56,6 +62,8 @@ __all__ = [
     "Scheduler",
     "SearchExhausted",
     "Searcher",
+    "SimStep",
+    "SimulatedExecutor",
     "SobolSearcher",
     "Space",
     "StoreError",

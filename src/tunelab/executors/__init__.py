@@ -6,6 +6,7 @@ from tunelab._errors import InvalidArgumentError
 from tunelab.executors._base import Executor, Job, Objective, OnReport, Outcome, run_objective
 from tunelab.executors.inline import InlineExecutor
 from tunelab.executors.process import ProcessExecutor
+from tunelab.executors.simulated import SimStep, SimulatedExecutor
 
 __all__ = [
     "Executor",
@@ -15,6 +16,8 @@ __all__ = [
     "OnReport",
     "Outcome",
     "ProcessExecutor",
+    "SimStep",
+    "SimulatedExecutor",
     "make_executor",
     "run_objective",
 ]
@@ -24,6 +27,7 @@ def make_executor(
     executor: str | Executor | None, workers: int, trial_timeout: float | None
 ) -> Executor:
     """Pick an executor: ``inline`` for one worker, ``process`` for more (or when asked).
+    Simulated runs pass a :class:`SimulatedExecutor` instance.
 
     >>> type(make_executor(None, 1, None)).__name__
     'InlineExecutor'

@@ -84,6 +84,10 @@ class Executor(ABC):
     def running(self) -> int:
         """How many trials are running now."""
 
+    def can_start(self) -> bool:
+        """Whether a new trial may start now (a free slot, budget left)."""
+        return self.running < self.slots
+
     @abstractmethod
     def start(self, objective: Objective, on_report: OnReport) -> None:
         """Prepare to run ``objective`` (start workers)."""

@@ -418,7 +418,7 @@ class Study(ResultsMixin):
         exhausted = False
 
         def may_start() -> bool:
-            if exhausted or runner.running >= runner.slots:
+            if exhausted or not runner.can_start():
                 return False
             if n_trials is not None and started >= n_trials:
                 return False
