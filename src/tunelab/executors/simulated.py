@@ -175,7 +175,9 @@ def _check_curve(curve: object) -> list[SimStep]:
         try:
             metrics, seconds = item
         except (TypeError, ValueError):
-            raise TrialError(f"step {i} must be SimStep(metrics, seconds); got {item!r:.100}") from None
+            raise TrialError(
+                f"step {i} must be SimStep(metrics, seconds); got {item!r:.100}"
+            ) from None
         if not isinstance(metrics, Mapping):
             raise TrialError(f"step {i}: metrics must be a dict; got {metrics!r:.100}")
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not (
