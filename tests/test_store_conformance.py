@@ -609,3 +609,35 @@ def test_unknown_trial_ids(store: Store) -> None:
     beat = store.get_trial(study.id, 0).heartbeat_at
     assert beat is not None and t.heartbeat_at is not None and beat > t.heartbeat_at
     assert store.get_trial(study.id, 0).status is R  # nothing else moved
+
+
+def test_count_trials_with_and_without_a_status_filter(store: Store) -> None:
+    study = make_study(store)
+    other = make_study(store, "other")
+    for status in (TrialStatus.RUNNING, TrialStatus.WAITING, TrialStatus.WAITING):
+        store.create_trial(study.id, {"x": 1}, status=status, worker="w")
+    store.create_trial(other.id, {"x": 1}, status=TrialStatus.WAITING)
+    assert store.count_trials(study.id) == 3
+    assert store.count_trials(study.id, statuses=[TrialStatus.WAITING]) == 2
+    assert store.count_trials(study.id, statuses=[TrialStatus.COMPLETE]) == 0
+    assert store.count_trials(other.id) == 1
+
+
+def test_a_guarded_finish_only_lands_for_the_current_owner(store: Store) -> None:
+    study = make_study(store)
+    trial = store.create_trial(study.id, {"x": 1}, status=TrialStatus.RUNNING, worker="a")
+    assert store.requeue_trial(trial.id, expected_worker="a", reason="test")
+    retaken = store.claim_waiting(study.id, "b")
+    assert retaken is not None and retaken.worker == "b"
+    late = store.finish_trial(trial.id, status=TrialStatus.COMPLETE, value=1.0,
+                              metrics={"v": 1.0}, worker="a",
+                              reports=[Report(0, {"v": 1.0}, 0.0)])
+    assert late is None  # the old owner's result is dropped, reports included
+    now = store.get_trial(study.id, trial.number)
+    assert now.status is TrialStatus.RUNNING and now.worker == "b" and now.reports == ()
+    done = store.finish_trial(trial.id, status=TrialStatus.COMPLETE, value=2.0,
+                              metrics={"v": 2.0}, worker="b")
+    assert done is not None and done.value == 2.0
+    again = store.finish_trial(trial.id, status=TrialStatus.FAILED, worker="b")
+    assert again is None  # finished trials are not finished twice
+    assert store.get_trial(study.id, trial.number).value == 2.0

@@ -244,5 +244,8 @@ def test_process_executor_rejects_bad_arguments():
     message = "`workers` must be an integer >= 1; got 0"
     with pytest.raises(tunelab.InvalidArgumentError, match=message):
         Study("w", SPACE, store="memory").optimize(lambda c: 1.0, n_trials=1, workers=0)
-    with pytest.raises(tunelab.InvalidArgumentError, match="`trial_timeout` must be > 0; got -1"):
-        tunelab.ProcessExecutor(2, trial_timeout=-1)
+    for bad in (-1, 0, float("nan"), float("inf"), "1", True):
+        with pytest.raises(tunelab.InvalidArgumentError, match="`trial_timeout` must be a finite"):
+            tunelab.ProcessExecutor(2, trial_timeout=bad)
+        with pytest.raises(tunelab.InvalidArgumentError, match="`trial_timeout` must be a finite"):
+            Study("t", SPACE, store="memory").optimize(lambda c: 1.0, n_trials=1, trial_timeout=bad)

@@ -143,7 +143,8 @@ class CommandObjective:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                text=True,
+                encoding="utf-8",
+                errors="replace",  # any program, any bytes: never fail on decoding
                 bufsize=1,
                 preexec_fn=die_with_parent,  # one prctl call: safe between fork and exec
             )
@@ -195,10 +196,14 @@ def _format(value: Any) -> str:
 
 
 def _drain(stream: Any, tail: collections.deque[str], echo: bool) -> None:
-    for line in stream:
-        tail.append(line)
-        if echo:
-            logger.info("%s", line.rstrip())
+    """Read stderr to the end, whatever happens, so the child never blocks on a full pipe."""
+    try:
+        for line in stream:
+            tail.append(line)
+            if echo:
+                logger.info("%s", line.rstrip())
+    except (OSError, ValueError):
+        pass  # the pipe was closed under us: the process is gone
 
 
 def _terminate(process: subprocess.Popen[str]) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -132,6 +133,12 @@ def run(
     """
     if max_trials is None and timeout is None:
         raise click.UsageError("give --trials N or --timeout SECONDS (or both)")
+    baseline_config = None
+    if baseline is not None:
+        try:
+            baseline_config = json.loads(baseline)
+        except ValueError as exc:
+            raise click.BadParameter(f"not JSON: {exc}", param_hint="--baseline") from None
     space = Space.from_file(space_file) if space_file else None
     python_target = is_python_target(args)
     if not python_target and space is not None:
@@ -150,9 +157,9 @@ def run(
         objective = load_python_objective(args[0])
     else:
         objective = command_objective(args, study.space.names)
-    if baseline is not None:
+    if baseline_config is not None:
         try:
-            study.enqueue(json.loads(baseline))
+            study.enqueue(baseline_config)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--baseline") from None
     click.echo(f"study {study.name!r} in {study.store.url} "
@@ -189,6 +196,7 @@ def _optimize(
             bar.set_postfix_str(f"best {study.metric}={best[0]:.6g}")
         bar.update(1)
 
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill`, CI cancels: like Ctrl-C
     try:
         study.optimize(
             objective,
@@ -199,8 +207,21 @@ def _optimize(
             executor="process" if trial_timeout is not None else None,
             progress=on_trial,
         )
-    finally:
+    except KeyboardInterrupt:
         bar.close()
+        click.echo(
+            f"interrupted: running trials were queued again; rerun the same command to resume "
+            f"study {study.name!r}",
+            err=True,
+        )
+        raise SystemExit(130) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        bar.close()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _leaderboard_text(metric: str, trials: list[Trial]) -> str:

@@ -46,14 +46,20 @@ def load_python_objective(target: str) -> Any:
             raise click.BadParameter(f"cannot import {module_ref!r}", param_hint="TARGET")
         module = importlib.util.module_from_spec(spec)
         sys.modules[path.stem] = module
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:  # the user's module failed to import: say where, briefly
+            raise click.ClickException(
+                f"importing {module_ref!r} failed: {type(exc).__name__}: {exc} "
+                f"(run `python {module_ref}` to see the full traceback)"
+            ) from None
     else:
         sys.path.insert(0, os.getcwd())
         try:
             module = importlib.import_module(module_ref)
-        except ImportError as exc:
-            raise click.BadParameter(
-                f"cannot import module {module_ref!r}: {exc}", param_hint="TARGET"
+        except Exception as exc:
+            raise click.ClickException(
+                f"importing module {module_ref!r} failed: {type(exc).__name__}: {exc}"
             ) from None
     objective = getattr(module, attr, None)
     if not callable(objective):

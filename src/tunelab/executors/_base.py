@@ -2,17 +2,40 @@
 
 from __future__ import annotations
 
+import math
+import os
 import traceback as tb_module
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tunelab._errors import TrialError
+from tunelab._errors import InvalidArgumentError, TrialError
 from tunelab.space import Config
 from tunelab.trial import Decision, TrialHandle, TrialStatus, final_metrics
 
-__all__ = ["Executor", "Job", "Objective", "OnReport", "Outcome", "run_objective"]
+__all__ = [
+    "Executor",
+    "Job",
+    "Objective",
+    "OnReport",
+    "Outcome",
+    "check_trial_timeout",
+    "run_objective",
+]
+
+
+def check_trial_timeout(value: object) -> float | None:
+    """``trial_timeout`` must be None or a finite number of seconds > 0."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+        math.isfinite(value) and value > 0
+    ):
+        raise InvalidArgumentError(
+            f"`trial_timeout` must be a finite number of seconds > 0; got {value!r}"
+        )
+    return float(value)
 
 #: ``objective(config_or_trial_handle) -> number | dict | None``
 Objective = Callable[[TrialHandle], Any]
@@ -53,9 +76,17 @@ def run_objective(
     handle = TrialHandle(
         job.config, number=job.number, seed=job.seed, reporter=reporter, study_name=job.study_name
     )
+    pid = os.getpid()
     try:
-        result = objective(handle)
+        try:
+            result = objective(handle)
+        finally:
+            if os.getpid() != pid:  # the objective forked and this is the child: vanish
+                os._exit(0)
         metrics = final_metrics(result, handle.last_metrics, job.metric)
+    except SystemExit as exc:  # sys.exit() or argparse inside the objective
+        return Outcome(job.trial_id, TrialStatus.FAILED, handle.last_metrics,
+                       f"the objective called sys.exit({exc.code!r})", tb_module.format_exc())
     except TrialError as exc:
         return Outcome(job.trial_id, TrialStatus.FAILED, handle.last_metrics, str(exc),
                        tb_module.format_exc())
@@ -83,6 +114,10 @@ class Executor(ABC):
     @abstractmethod
     def running(self) -> int:
         """How many trials are running now."""
+
+    #: True when :meth:`wait` runs trials on the driver's own thread (the driver cannot
+    #: send heartbeats meanwhile, so the study keeps them going from a thread).
+    blocks_driver = False
 
     def can_start(self) -> bool:
         """Whether a new trial may start now (a free slot, budget left)."""

@@ -8,7 +8,15 @@ import time
 from types import FrameType
 
 from tunelab._errors import InvalidArgumentError
-from tunelab.executors._base import Executor, Job, Objective, OnReport, Outcome, run_objective
+from tunelab.executors._base import (
+    Executor,
+    Job,
+    Objective,
+    OnReport,
+    Outcome,
+    check_trial_timeout,
+    run_objective,
+)
 from tunelab.trial import TrialStatus
 
 __all__ = ["InlineExecutor"]
@@ -34,17 +42,18 @@ class InlineExecutor(Executor):
     {'value': 4.0}
     """
 
+    blocks_driver = True
+
     def __init__(self, trial_timeout: float | None = None) -> None:
-        if trial_timeout is not None:
-            if trial_timeout <= 0:
-                raise InvalidArgumentError(f"`trial_timeout` must be > 0; got {trial_timeout!r}")
-            if not hasattr(signal, "SIGALRM") or (
-                threading.current_thread() is not threading.main_thread()
-            ):
-                raise InvalidArgumentError(
-                    "`trial_timeout` with workers=1 needs SIGALRM in the main thread; "
-                    "use executor='process' instead"
-                )
+        trial_timeout = check_trial_timeout(trial_timeout)
+        if trial_timeout is not None and (
+            not hasattr(signal, "SIGALRM")
+            or threading.current_thread() is not threading.main_thread()
+        ):
+            raise InvalidArgumentError(
+                "`trial_timeout` with workers=1 needs SIGALRM in the main thread; "
+                "use executor='process' instead"
+            )
         self.trial_timeout = trial_timeout
         self._job: Job | None = None
         self._objective: Objective | None = None

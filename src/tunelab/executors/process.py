@@ -20,7 +20,15 @@ from typing import Any
 
 from tunelab._errors import InvalidArgumentError
 from tunelab._proc import die_with_parent
-from tunelab.executors._base import Executor, Job, Objective, OnReport, Outcome, run_objective
+from tunelab.executors._base import (
+    Executor,
+    Job,
+    Objective,
+    OnReport,
+    Outcome,
+    check_trial_timeout,
+    run_objective,
+)
 from tunelab.trial import Decision, TrialStatus
 
 __all__ = ["ProcessExecutor"]
@@ -90,8 +98,7 @@ class ProcessExecutor(Executor):
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise InvalidArgumentError(f"`workers` must be an integer >= 1; got {workers!r}")
-        if trial_timeout is not None and not trial_timeout > 0:
-            raise InvalidArgumentError(f"`trial_timeout` must be > 0; got {trial_timeout!r}")
+        trial_timeout = check_trial_timeout(trial_timeout)
         if start_method is None:
             start_method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         self._ctx = multiprocessing.get_context(start_method)

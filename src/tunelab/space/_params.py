@@ -232,7 +232,8 @@ class Float(_Range):
             lo, hi = math.log(self.low), math.log(self.high)
             return min(max(math.exp(lo + u * (hi - lo)), self.low), self.high)
         # low + u * (high - low) can round past high (e.g. -0.1 + 0.3 > 0.2): clamp.
-        return min(max(self.low + u * (self.high - self.low), self.low), self.high)
+        # the convex combination, not low + u * (high - low): that overflows for huge ranges
+        return min(max(self.low * (1.0 - u) + self.high * u, self.low), self.high)
 
     def to_unit(self, value: Value) -> float:
         v = float(value)  # type: ignore[arg-type]
@@ -242,7 +243,7 @@ class Float(_Range):
         if self.log:
             lo, hi = math.log(self.low), math.log(self.high)
             return (math.log(v) - lo) / (hi - lo)
-        return (v - self.low) / (self.high - self.low)
+        return (v / 2 - self.low / 2) / (self.high / 2 - self.low / 2)  # halves: no overflow
 
     def grid(self, points: int) -> list[Value]:
         if self.step is not None:

@@ -187,8 +187,19 @@ class Store(ABC):
         error: str | None = None,
         traceback: str | None = None,
         reports: Sequence[Report] = (),
-    ) -> Trial:
-        """Record a trial's end and any last reports in one transaction."""
+        worker: str | None = None,
+    ) -> Trial | None:
+        """Record a trial's end and any last reports in one transaction.
+
+        With ``worker``, only a trial still RUNNING under that worker is finished; if it
+        was taken over meanwhile (requeued, finished elsewhere) nothing is written and
+        None is returned, so a result can never overwrite another driver's."""
+
+    @abstractmethod
+    def count_trials(
+        self, study_id: int, *, statuses: Sequence[TrialStatus] | None = None
+    ) -> int:
+        """How many trials the study holds (with one of ``statuses``, when given)."""
 
     @abstractmethod
     def heartbeat(self, trial_ids: Sequence[int]) -> None:

@@ -202,11 +202,19 @@ class MemoryStore(Store):
         error: str | None = None,
         traceback: str | None = None,
         reports: Sequence[Report] = (),
-    ) -> Trial:
+        worker: str | None = None,
+    ) -> Trial | None:
         with self._lock:
+            if worker is not None:
+                owned = self._by_id.get(trial_id)
+                current = self._trials[owned[0]][owned[1]] if owned else None
+                if current is None or (
+                    current.status is not TrialStatus.RUNNING or current.worker != worker
+                ):
+                    return None
+            trial = self._get(trial_id)
             if reports:
                 self._reports.setdefault(trial_id, []).extend(reports)
-            trial = self._get(trial_id)
             return self._put(
                 replace(
                     trial,
@@ -219,6 +227,16 @@ class MemoryStore(Store):
                 ),
                 self._by_id[trial_id][0],
             )
+
+    def count_trials(
+        self, study_id: int, *, statuses: Sequence[TrialStatus] | None = None
+    ) -> int:
+        with self._lock:
+            trials = self._trials.get(study_id, {}).values()
+            if statuses is None:
+                return len(trials)
+            wanted = set(statuses)
+            return sum(1 for t in trials if t.status in wanted)
 
     def heartbeat(self, trial_ids: Sequence[int]) -> None:
         with self._lock:

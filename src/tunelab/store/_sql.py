@@ -36,6 +36,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
 from tunelab._errors import (
+    MissingExtraError,
     SchemaVersionError,
     StoreError,
     StudyNotFoundError,
@@ -96,7 +97,16 @@ class SQLStore(Store):
 
     def __init__(self, url: str = "sqlite:///tunelab.db") -> None:
         self.url = url
-        self._sa_url = make_url(_normalize_url(url))
+        try:
+            self._sa_url = make_url(_normalize_url(url))
+            create_engine(self._sa_url)  # resolves the dialect and driver, connects to nothing
+        except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError) as exc:
+            if isinstance(exc, MissingExtraError):
+                raise
+            raise StoreError(
+                f"cannot open store {url!r}: {exc}; use a file path, sqlite:///PATH, "
+                "postgresql://USER@HOST/DB or memory"
+            ) from None
         self._is_sqlite = self._sa_url.get_backend_name() == "sqlite"
         self._lock = threading.RLock()
         self._pid = os.getpid()
@@ -147,8 +157,8 @@ class SQLStore(Store):
         delay = 0.005
         for attempt in range(_MAX_RETRIES):
             with self._lock:
-                conn = self._connection()
                 try:
+                    conn = self._connection()
                     with conn.begin():
                         if self._is_sqlite:
                             # Straight to the driver: an engine "begin" listener would make
@@ -259,6 +269,23 @@ class SQLStore(Store):
         self._finish = (
             update(t)
             .where(t.c.id == bindparam("b_id"))
+            .values(
+                status=bindparam("b_status"),
+                metrics=bindparam("b_metrics"),
+                value=bindparam("b_value"),
+                error=bindparam("b_error"),
+                traceback=bindparam("b_traceback"),
+                finished_at=bindparam("b_now"),
+            )
+            .returning(*t.c)
+        )
+        self._finish_owned = (
+            update(t)
+            .where(
+                t.c.id == bindparam("b_id"),
+                t.c.status == TrialStatus.RUNNING.value,
+                t.c.worker == bindparam("b_worker"),
+            )
             .values(
                 status=bindparam("b_status"),
                 metrics=bindparam("b_metrics"),
@@ -528,7 +555,8 @@ class SQLStore(Store):
         error: str | None = None,
         traceback: str | None = None,
         reports: Sequence[Report] = (),
-    ) -> Trial:
+        worker: str | None = None,
+    ) -> Trial | None:
         params = {
             "b_id": trial_id,
             "b_status": status.value,
@@ -538,17 +566,32 @@ class SQLStore(Store):
             "b_traceback": traceback,
             "b_now": time.time(),
         }
+        if worker is not None:
+            params["b_worker"] = worker
+        statement = self._finish if worker is None else self._finish_owned
         rows = self._report_rows(trial_id, reports)
 
         def finish(conn: Connection) -> Any:
-            if rows:
+            row = conn.execute(statement, params).first()
+            if row is not None and rows:
                 conn.execute(self._insert_reports, rows)
-            return conn.execute(self._finish, params).first()
+            return row
 
         row = self._run(finish)
         if row is None:
+            if worker is not None:
+                return None  # no longer this worker's trial: its result is dropped
             raise TrialNotFoundError(f"no trial with id {trial_id} in store {self.url!r}")
         return self._trial_from_row(row)
+
+    def count_trials(
+        self, study_id: int, *, statuses: Sequence[TrialStatus] | None = None
+    ) -> int:
+        t = trials
+        query = select(func.count()).select_from(t).where(t.c.study_id == study_id)
+        if statuses is not None:
+            query = query.where(t.c.status.in_([s.value for s in statuses]))
+        return int(self._run(lambda c: c.execute(query).scalar() or 0, write=False))
 
     def heartbeat(self, trial_ids: Sequence[int]) -> None:
         if trial_ids:

@@ -42,14 +42,14 @@ def is_orphan(trial: Trial, me: str, now: float | None = None) -> bool:
     """Whether ``trial`` (RUNNING) belongs to a driver that is gone."""
     if trial.worker == me:
         return False
-    now = time.time() if now is None else now
-    if trial.heartbeat_at is not None and now - trial.heartbeat_at > STALE_AFTER:
-        return True
     if not trial.worker:
         return True
     host, _, rest = trial.worker.partition(":")
     pid_text = rest.split(":", 1)[0]
-    if host != _HOST or not pid_text.isdigit():
-        return False  # another machine: trust its heartbeat
-    pid = int(pid_text)
-    return pid != os.getpid() and not _pid_alive(pid)
+    if host == _HOST and pid_text.isdigit():
+        # On this machine the process table is the truth: a live driver keeps its trials
+        # however long one of them runs without a heartbeat.
+        pid = int(pid_text)
+        return pid != os.getpid() and not _pid_alive(pid)
+    now = time.time() if now is None else now  # another machine: trust its heartbeat
+    return trial.heartbeat_at is not None and now - trial.heartbeat_at > STALE_AFTER

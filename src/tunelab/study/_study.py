@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import threading
 import time
 import traceback as tb_module
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +40,7 @@ __all__ = ["Study", "load_study"]
 Callback = Callable[["Study", Trial], None]
 _FLUSH_EVERY = 1.0  # seconds between report flushes of a long trial
 _FLUSH_SIZE = 256  # or this many buffered reports
+_MAX_ATTEMPTS = 3  # an interrupted trial is requeued until it has started this many times
 
 
 @dataclass
@@ -281,6 +284,10 @@ class Study(ResultsMixin):
         metrics, or None after reporting the target), or mark it failed
         (``failed=True`` or ``failed="reason"``). A bad result fails the trial and says why.
         """
+        if not isinstance(failed, (bool, str)) or failed == "":
+            raise InvalidArgumentError(
+                f"`failed` must be True, False or a non-empty reason; got {failed!r}"
+            )
         number = trial if isinstance(trial, int) else trial.number
         live = self._live_by_number(number)
         reported = dict(live.last)
@@ -309,6 +316,7 @@ class Study(ResultsMixin):
         decision = self.scheduler.on_report(live.trial, report)
         if len(live.pending) >= _FLUSH_SIZE or time.monotonic() - self._last_flush > _FLUSH_EVERY:
             self._flush_reports()
+        self._heartbeat()
         return decision
 
     def _flush_reports(self) -> None:
@@ -332,7 +340,16 @@ class Study(ResultsMixin):
             error=outcome.error,
             traceback=outcome.traceback,
             reports=live.pending,
+            worker=self._worker_id,
         )
+        if trial is None:
+            logger.warning(
+                "trial %d of %r was taken over by another driver; this result is dropped",
+                live.trial.number, self.name,
+            )
+            trial = self.store.get_trial(self._record.id, live.trial.number, with_reports=False)
+            self._remember(trial)
+            return trial
         self._remember(trial)
         self.scheduler.on_finish(trial)
         if outcome.status is TrialStatus.FAILED:
@@ -349,7 +366,7 @@ class Study(ResultsMixin):
             if not _liveness.is_orphan(trial, self._worker_id):
                 continue
             reason = f"its driver {trial.worker} stopped before the trial finished"
-            if trial.attempt >= 3:
+            if trial.attempt >= _MAX_ATTEMPTS:
                 self.store.finish_trial(
                     trial.id,
                     status=TrialStatus.FAILED,
@@ -369,6 +386,12 @@ class Study(ResultsMixin):
         """Requeue this driver's running trials (they rerun on the next optimize)."""
         for live in list(self._live.values()):
             try:
+                if live.trial.attempt >= _MAX_ATTEMPTS:
+                    self.store.finish_trial(
+                        live.trial.id, status=TrialStatus.FAILED, worker=self._worker_id,
+                        error=f"interrupted {live.trial.attempt} times; last: {reason}",
+                    )
+                    continue
                 self.store.requeue_trial(
                     live.trial.id, expected_worker=self._worker_id, reason=reason
                 )
@@ -376,10 +399,36 @@ class Study(ResultsMixin):
                 logger.exception("could not requeue trial %d", live.trial.number)
         self._live.clear()
 
-    def _heartbeat(self) -> None:
-        if time.monotonic() - self._last_heartbeat >= _liveness.HEARTBEAT_INTERVAL:
-            self.store.heartbeat([live.trial.id for live in self._live.values()])
+    def _heartbeat(self, force: bool = False) -> None:
+        if force or time.monotonic() - self._last_heartbeat >= _liveness.HEARTBEAT_INTERVAL:
             self._last_heartbeat = time.monotonic()
+            ids = [live.trial.id for live in list(self._live.values())]
+            if ids:
+                self.store.heartbeat(ids)
+
+    @contextlib.contextmanager
+    def _heartbeat_thread(self, needed: bool) -> Iterator[None]:
+        """While the driver's own thread is busy running a trial (inline), a daemon thread
+        keeps the heartbeat going so other machines don't take the trial as abandoned."""
+        if not needed:
+            yield
+            return
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(_liveness.HEARTBEAT_INTERVAL):
+                try:
+                    self._heartbeat(force=True)
+                except Exception:  # pragma: no cover - the store is failing; keep trying
+                    logger.exception("heartbeat of study %r failed", self.name)
+
+        thread = threading.Thread(target=beat, name="tunelab-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=5)
 
     # ------------------------------------------------------------------ optimize
 
@@ -412,45 +461,66 @@ class Study(ResultsMixin):
         runner = make_executor(executor, workers, trial_timeout)
         self.recover()
         self._refresh()
-        counted = sum(1 for t in self._history.values() if t.status is not TrialStatus.WAITING)
-        started = 0
-        deadline = None if timeout is None else time.monotonic() + timeout
-        exhausted = False
-
-        def may_start() -> bool:
-            if exhausted or not runner.can_start():
-                return False
-            if n_trials is not None and started >= n_trials:
-                return False
-            if max_trials is not None and counted + started >= max_trials:
-                return False
-            return deadline is None or time.monotonic() < deadline
-
+        budget = _Budget(n_trials, max_trials, timeout)
         runner.start(objective, self._on_report)
         try:
-            while True:
-                while may_start():
-                    try:
-                        trial = self._start_trial()
-                    except SearchExhausted:
-                        exhausted = True
-                        break
-                    runner.submit(self._job(trial))
-                    started += 1
-                if runner.running == 0:
-                    break
-                for outcome in runner.wait(timeout=_liveness.HEARTBEAT_INTERVAL):
-                    finished = self._finish(outcome)
-                    for callback in callbacks:
-                        callback(self, finished)
-                    if progress is not None:
-                        progress(finished)
-                self._heartbeat()
+            with self._heartbeat_thread(runner.blocks_driver):
+                self._run_loop(runner, budget, callbacks, progress)
         except BaseException as exc:
             runner.close()
             self._abandon_live(f"the run was interrupted ({type(exc).__name__})")
             raise
         runner.close()
+
+    def _run_loop(
+        self,
+        runner: Executor,
+        budget: _Budget,
+        callbacks: Sequence[Callback],
+        progress: Callable[[Trial], None] | None,
+    ) -> None:
+        """Start trials while allowed, collect outcomes, until nothing runs."""
+        exhausted = False
+        while True:
+            while not exhausted and runner.can_start() and budget.allows(self):
+                try:
+                    trial = self._start_trial()
+                except SearchExhausted:
+                    exhausted = True
+                    break
+                runner.submit(self._job(trial))
+                budget.started += 1
+            if runner.running == 0:
+                return
+            for outcome in runner.wait(timeout=_liveness.HEARTBEAT_INTERVAL):
+                finished = self._finish(outcome)
+                for callback in callbacks:
+                    callback(self, finished)
+                if progress is not None:
+                    progress(finished)
+            self._heartbeat()
+
+
+_NOT_WAITING = tuple(s for s in TrialStatus if s is not TrialStatus.WAITING)
+
+
+class _Budget:
+    """When optimize() may start another trial."""
+
+    def __init__(self, n_trials: int | None, max_trials: int | None, timeout: float | None):
+        self.n_trials, self.max_trials = n_trials, max_trials
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.started = 0
+
+    def allows(self, study: Study) -> bool:
+        if self.n_trials is not None and self.started >= self.n_trials:
+            return False
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return False
+        # Counted in the store, so that drivers sharing the study stop together.
+        return self.max_trials is None or (
+            study.store.count_trials(study._record.id, statuses=_NOT_WAITING) < self.max_trials
+        )
 
 
 def _check_count(name: str, value: object) -> None:
@@ -460,4 +530,6 @@ def _check_count(name: str, value: object) -> None:
 
 def load_study(name: str, store: Store | str | os.PathLike[str] | None = None) -> Study:
     """Open an existing study (raises :class:`StudyNotFoundError` when there is none)."""
-    return Study(name, store=store)
+    opened = open_store(store)
+    opened.get_study(name)  # a clear "no study named ..." before anything else
+    return Study(name, store=opened)
