@@ -641,3 +641,9 @@ def test_a_guarded_finish_only_lands_for_the_current_owner(store: Store) -> None
     again = store.finish_trial(trial.id, status=TrialStatus.FAILED, worker="b")
     assert again is None  # finished trials are not finished twice
     assert store.get_trial(study.id, trial.number).value == 2.0
+
+
+def test_the_searcher_of_a_study_can_be_replaced(store: Store) -> None:
+    study = make_study(store)
+    store.set_study_searcher(study.id, {"name": "grid", "seed": 3, "points": 4})
+    assert store.get_study(study.name).searcher == {"name": "grid", "seed": 3, "points": 4}

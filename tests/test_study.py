@@ -219,3 +219,14 @@ def test_the_trial_seed_is_stable_and_differs_between_trials():
     Study("s1", SPACE, store="memory", seed=4).optimize(objective, n_trials=3)
     Study("s2", SPACE, store="memory", seed=4).optimize(objective, n_trials=3)
     assert seeds[:3] == seeds[3:] and len(set(seeds[:3])) == 3
+
+
+def test_resuming_with_another_searcher_is_recorded(tmp_path):
+    db = str(tmp_path / "s.db")
+    Study("switch", SPACE, store=db, seed=1).optimize(quadratic, n_trials=2)
+    switched = Study("switch", store=db, searcher="sobol", seed=5)
+    switched.optimize(quadratic, n_trials=2)
+    assert tunelab.load_study("switch", store=db).export()["study"]["searcher"] == {
+        "name": "sobol", "seed": 5
+    }
+    assert Study("switch", store=db).searcher.spec() == {"name": "sobol", "seed": 5}

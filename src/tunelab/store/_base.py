@@ -153,6 +153,10 @@ class Store(ABC):
     @abstractmethod
     def set_study_user_attr(self, study_id: int, key: str, value: Any) -> None: ...
 
+    @abstractmethod
+    def set_study_searcher(self, study_id: int, spec: dict[str, Any]) -> None:
+        """Record the searcher a resumed study continues with."""
+
     # --------------------------------------------------------------- trials
 
     @abstractmethod

@@ -14,6 +14,7 @@ from tunelab.store._base import (
     StudyRecord,
     StudySummary,
     best_of,
+    dumps,
     json_attrs,
     json_value,
     loads,
@@ -296,6 +297,13 @@ class MemoryStore(Store):
             except KeyError:
                 raise TrialNotFoundError(f"no trial number {number!r} in this study") from None
             return self._with_reports(trial) if with_reports else trial
+
+    def set_study_searcher(self, study_id: int, spec: dict[str, Any]) -> None:
+        spec = loads(dumps(spec))
+        with self._lock:
+            for name, record in self._studies.items():
+                if record.id == study_id:
+                    self._studies[name] = replace(record, searcher=spec)
 
     def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
         value = loads(json_value(key, value))

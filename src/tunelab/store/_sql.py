@@ -472,6 +472,14 @@ class SQLStore(Store):
 
         self._run(write)
 
+    def set_study_searcher(self, study_id: int, spec: dict[str, Any]) -> None:
+        encoded = dumps(spec)
+        self._run(
+            lambda c: c.execute(
+                update(studies).where(studies.c.id == study_id).values(searcher=encoded)
+            )
+        )
+
     # ------------------------------------------------------------------ trials
 
     def create_trial(

@@ -10,7 +10,7 @@ import time
 import traceback as tb_module
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -129,6 +129,11 @@ class Study(ResultsMixin):
             self.searcher = make_searcher(
                 searcher if searcher is not None else record.searcher, seed=seed
             )
+            if self.searcher.spec() != record.searcher:
+                logger.info("study %r continues with searcher %r (was %r)",
+                            name, self.searcher.spec(), record.searcher)
+                self.store.set_study_searcher(record.id, self.searcher.spec())
+                record = replace(record, searcher=self.searcher.spec())
         else:
             assert space is not None
             self.space = space
