@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck unit services bench clean
+.PHONY: demo test lint typecheck unit services bench bench-search bench-full overhead clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,22 @@ services:
 unit: $(STAMP)
 	$(VENV)/bin/pytest -q
 
-## bench: the overhead benchmark against Optuna (writes docs/benchmarks/overhead.md)
-bench: $(STAMP)
+## bench: the quick search suite (docs/benchmarks/search-quick.md, < 15 min on 2 cores)
+## and the overhead benchmark against Optuna (docs/benchmarks/overhead.md)
+bench: bench-search overhead
+
+## bench-search: the quick search suite only
+bench-search: $(STAMP)
+	$(PY) -m benchmarks.run --suite quick --jobs 2
+
+## overhead: the overhead benchmark against Optuna (writes docs/benchmarks/overhead.md)
+overhead: $(STAMP)
+	$(PY) benchmarks/overhead.py
+
+## bench-full: the full search suite (every problem and method, 30 seeds: ~45 CPU-hours)
+## and the overhead benchmark
+bench-full: $(STAMP)
+	$(PY) -m benchmarks.run --suite full --jobs 2
 	$(PY) benchmarks/overhead.py
 
 clean:

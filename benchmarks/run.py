@@ -1,0 +1,123 @@
+"""Run a search benchmark suite and write its data and report.
+
+Usage::
+
+    python -m benchmarks.run --suite smoke|quick|full [--seeds N] [--families a,b]
+                             [--methods m1,m2] [--jobs 2] [--out docs/benchmarks]
+
+Writes ``OUT/data/search-<suite>.json.gz`` (everything, for rebuilding reports),
+``OUT/data/search-<suite>-traces.csv.gz`` (one row per finished trial),
+``OUT/search-<suite>.md`` and its plots in ``OUT/img/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.harness import results
+from benchmarks.harness.methods import METHODS
+from benchmarks.harness.report import write_report
+from benchmarks.harness.runner import RunResult, run_many
+from benchmarks.harness.suites import SUITES, plan
+from benchmarks.problems import FAMILIES
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = REPO_ROOT / "docs" / "benchmarks"
+
+
+def _csv(text: str | None) -> list[str] | None:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suite", choices=list(SUITES), default="quick")
+    parser.add_argument("--seeds", type=int, default=None,
+                        help="number of seeds (0..N-1); default: the suite's")
+    parser.add_argument("--families", default=None,
+                        help=f"comma-separated subset of {', '.join(FAMILIES)}")
+    parser.add_argument("--methods", default=None,
+                        help=f"comma-separated subset of {', '.join(METHODS)}")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes over runs")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help="report folder (data in OUT/data, plots in OUT/img)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    command = "python -m benchmarks.run " + shlex.join(argv)
+    the_plan = plan(args.suite, seeds=args.seeds, families=_csv(args.families),
+                    methods=_csv(args.methods))
+    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
+    for fam, reason in the_plan.missing_families.items():
+        say(f"[bench] family {fam} left out: {reason}")
+    say(f"[bench] {args.suite}: {len(the_plan.problems)} problems, "
+        f"{len(the_plan.tasks)} runs, {len(the_plan.seeds)} seeds, jobs={args.jobs}")
+    start = time.perf_counter()
+    last = [start]
+
+    def progress(done: int, total: int, run: RunResult) -> None:
+        now = time.perf_counter()
+        if run.status != "ok":
+            say(f"[bench] FAILED {run.method} on {run.problem} seed {run.seed}: {run.error}")
+        if done == total or now - last[0] > 15:
+            last[0] = now
+            say(f"[bench] {done}/{total} runs, {now - start:.0f} s")
+
+    problems = {p.name: p for p in the_plan.problems}
+    runs = run_many(the_plan.tasks, args.jobs, problems=problems, progress=progress)
+    wall = time.perf_counter() - start
+    by_name = {p.name: p for p in the_plan.problems}
+    problem_records: list[dict[str, Any]] = [
+        results.problem_record(p, the_plan.suite.budget(p), the_plan.suite.n_workers(p))
+        for p in by_name.values()
+    ]
+    meta = results.collect_meta(
+        command,
+        suite=args.suite,
+        suite_description=the_plan.suite.description,
+        seeds=the_plan.seeds,
+        jobs=args.jobs,
+        wall_seconds=round(wall, 1),
+        families=sorted({p.family for p in the_plan.problems}),
+    )
+    json_path, csv_path, data = results.save(
+        args.out / "data", args.suite, meta, problem_records, runs, the_plan.skipped,
+        the_plan.missing_families, the_plan.methods,
+    )
+    report = write_report(data, args.out, data_path=_display(json_path))
+    failed = sum(r.status != "ok" for r in runs)
+    say(f"[bench] {len(runs)} runs in {wall:.1f} s ({failed} failed)")
+    say(f"[bench] data:   {json_path}\n[bench] traces: {csv_path}\n[bench] report: {report}")
+    return 0
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _fix_hash_seed() -> None:
+    """Re-run this command with ``PYTHONHASHSEED=0``: SMAC3's proposals follow the
+    iteration order of sets, which depends on Python's per-process hash seed."""
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        os.execve(sys.executable, [sys.executable, "-m", "benchmarks.run", *sys.argv[1:]], env)
+
+
+if __name__ == "__main__":
+    _fix_hash_seed()
+    sys.exit(main())
