@@ -130,21 +130,26 @@ def test_sigterm_requeues_running_trials_and_exits_130(tmp_path):
                              "--workers", "2", "--store", str(db)], cwd=tmp_path,
                             stderr=subprocess.PIPE, text=True)
     store = tunelab.SQLStore(f"sqlite:///{db}")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + 60  # generous: a loaded CI machine starts slowly
+    running = 0
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
             record = store.get_study("slow-f")
-            if store.count_trials(record.id, statuses=[TrialStatus.RUNNING]) == 2:
-                break
+            running = store.count_trials(record.id, statuses=[TrialStatus.RUNNING])
         except tunelab.StudyNotFoundError:
             pass
+        if running == 2:
+            break
         time.sleep(0.05)
+    if running != 2:
+        proc.kill()
+        pytest.fail(f"the two trials never started; driver stderr:\n{proc.communicate()[1]}")
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
     assert "rerun the same command to resume" in err
     statuses = [t.status for t in store.get_trials(record.id)]
-    assert statuses == [TrialStatus.WAITING, TrialStatus.WAITING]
+    assert statuses == [TrialStatus.WAITING, TrialStatus.WAITING], err
 
 
 @pytest.mark.parametrize("url", ["/", "mysql://nobody@127.0.0.1/x", "postgresql://x@127.0.0.1:1/x"])

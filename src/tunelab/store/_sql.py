@@ -266,34 +266,25 @@ class SQLStore(Store):
             )
             .returning(*t.c)
         )
+        finish_values: dict[str, Any] = {
+            "status": bindparam("b_status"),
+            "metrics": bindparam("b_metrics"),
+            "value": bindparam("b_value"),
+            "error": bindparam("b_error"),
+            "traceback": bindparam("b_traceback"),
+            "finished_at": bindparam("b_now"),
+        }
         self._finish = (
-            update(t)
-            .where(t.c.id == bindparam("b_id"))
-            .values(
-                status=bindparam("b_status"),
-                metrics=bindparam("b_metrics"),
-                value=bindparam("b_value"),
-                error=bindparam("b_error"),
-                traceback=bindparam("b_traceback"),
-                finished_at=bindparam("b_now"),
-            )
-            .returning(*t.c)
+            update(t).where(t.c.id == bindparam("b_id")).values(**finish_values).returning(*t.c)
         )
-        self._finish_owned = (
+        self._finish_owned = (  # only the owner of a RUNNING trial can finish it
             update(t)
             .where(
                 t.c.id == bindparam("b_id"),
                 t.c.status == TrialStatus.RUNNING.value,
                 t.c.worker == bindparam("b_worker"),
             )
-            .values(
-                status=bindparam("b_status"),
-                metrics=bindparam("b_metrics"),
-                value=bindparam("b_value"),
-                error=bindparam("b_error"),
-                traceback=bindparam("b_traceback"),
-                finished_at=bindparam("b_now"),
-            )
+            .values(**finish_values)
             .returning(*t.c)
         )
         self._insert_reports = insert(reports)
