@@ -12,6 +12,7 @@ import tunelab
 SRC = Path(tunelab.__file__).parent
 
 EXPECTED = {
+    "ASHA", "AsyncHyperband", "Axis", "Hyperband", "MedianStopping", "SuccessiveHalving",
     "Categorical", "Decision", "Executor", "FIFOScheduler", "Float", "GridSearcher",
     "InlineExecutor", "Int", "InvalidArgumentError", "InvalidConfigError", "InvalidSpaceError",
     "MemoryStore", "MissingExtraError", "Param", "PowerOfTwo", "ProcessExecutor",

@@ -121,5 +121,5 @@ def test_scheduler_in_a_study_leaves_no_trial_running(scheduler_cls):
                           store="memory", seed=0)
     study.optimize(objective, n_trials=10)
     statuses = {t.status for t in study.trials}
-    assert statuses <= {TrialStatus.COMPLETE, TrialStatus.STOPPED}
+    assert statuses <= {TrialStatus.COMPLETE, TrialStatus.STOPPED, TrialStatus.PAUSED}
     assert all(len(study.trial(t.number).reports) >= 1 for t in study.trials)

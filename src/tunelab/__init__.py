@@ -29,7 +29,17 @@ from tunelab.executors import (
     SimStep,
     SimulatedExecutor,
 )
-from tunelab.schedulers import Decision, FIFOScheduler, Scheduler
+from tunelab.fidelity import Axis
+from tunelab.schedulers import (
+    ASHA,
+    AsyncHyperband,
+    Decision,
+    FIFOScheduler,
+    Hyperband,
+    MedianStopping,
+    Scheduler,
+    SuccessiveHalving,
+)
 from tunelab.searchers import GridSearcher, RandomSearcher, Searcher, SobolSearcher
 from tunelab.space import Categorical, Float, Int, Param, PowerOfTwo, Space
 from tunelab.store import MemoryStore, SQLStore, Store, open_store
@@ -39,17 +49,22 @@ from tunelab.trial import Report, Trial, TrialHandle, TrialStatus
 __version__ = "0.1.0"
 
 __all__ = [
+    "ASHA",
+    "AsyncHyperband",
+    "Axis",
     "Categorical",
     "Decision",
     "Executor",
     "FIFOScheduler",
     "Float",
     "GridSearcher",
+    "Hyperband",
     "InlineExecutor",
     "Int",
     "InvalidArgumentError",
     "InvalidConfigError",
     "InvalidSpaceError",
+    "MedianStopping",
     "MemoryStore",
     "MissingExtraError",
     "Param",
@@ -69,6 +84,7 @@ __all__ = [
     "StoreError",
     "Store",
     "Study",
+    "SuccessiveHalving",
     "StudyMismatchError",
     "StudyNotFoundError",
     "Trial",

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import math
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tunelab._checkpoint import CheckpointFolder
 from tunelab._errors import TrialError
 from tunelab.space import Config
 
@@ -192,13 +196,28 @@ class TrialHandle(dict[str, Any]):
         seed: int,
         reporter: Reporter | None = None,
         study_name: str = "",
+        resource: int | None = None,
+        fidelity: Mapping[str, float | int] | None = None,
+        trial_dir: str | os.PathLike[str] | None = None,
+        keep_checkpoints: int = 1,
     ) -> None:
         super().__init__(config)
         self.number = number
         self.seed = seed
         self.study_name = study_name
+        #: The resource this run may use, up to and including (e.g. train until this
+        #: epoch); None when the scheduler sets no limit.
+        self.resource = resource
+        #: The value of every fidelity axis at :attr:`resource` (see :class:`tunelab.Axis`).
+        self.fidelity: dict[str, float | int] = dict(fidelity or {})
+        #: The trial's own folder for artifacts and checkpoints (None outside a study).
+        self.trial_dir = None if trial_dir is None else Path(trial_dir)
+        #: The step of the checkpoint this run resumed from (0 when it started fresh).
+        self.resumed_from = 0
+        self._keep = keep_checkpoints
         self._reporter = reporter
         self._last: dict[str, float] = {}
+        self._last_step = 0
         self._decision = Decision.CONTINUE
 
     @property
@@ -216,6 +235,59 @@ class TrialHandle(dict[str, Any]):
         """Whether the scheduler asked this trial to stop (or pause) at the last report."""
         return self._decision is not Decision.CONTINUE
 
+    @property
+    def decision(self) -> Decision:
+        """The scheduler's answer to the last report."""
+        return self._decision
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def _checkpoints(self) -> CheckpointFolder:
+        if self.trial_dir is None:
+            raise TrialError(
+                "this trial has no artifact folder, so it cannot keep checkpoints; run it "
+                "through Study.optimize or Study.ask"
+            )
+        return CheckpointFolder(self.trial_dir, keep=self._keep)
+
+    def save_checkpoint(self, state: Mapping[str, Any], *, step: int | None = None) -> None:
+        """Save a dict of JSON values and NumPy arrays as the checkpoint of ``step`` (by
+        default the last reported step). Only the newest checkpoints are kept."""
+        self._checkpoints().save(state, self._last_step if step is None else step)
+
+    @contextlib.contextmanager
+    def checkpoint(self, *, step: int | None = None) -> Iterator[Path]:
+        """A folder to write your own checkpoint files into (``torch.save`` ...); it
+        becomes the latest checkpoint when the ``with`` block ends without error.
+
+        >>> import tempfile
+        >>> trial = TrialHandle({}, number=0, seed=0, trial_dir=tempfile.mkdtemp())
+        >>> with trial.checkpoint(step=2) as folder:
+        ...     _ = (folder / "weights.txt").write_text("1 2 3")
+        >>> (trial.latest_checkpoint() / "weights.txt").read_text(), trial.resumed_from
+        ('1 2 3', 2)
+        """
+        with self._checkpoints().write(self._last_step if step is None else step) as folder:
+            yield folder
+
+    def latest_checkpoint(self) -> Path | None:
+        """The folder of the newest checkpoint, or None; sets :attr:`resumed_from`."""
+        folder = self._checkpoints()
+        step = folder.latest_step()
+        if step is None:
+            return None
+        self.resumed_from = step
+        return folder.path(step)
+
+    def load_checkpoint(self) -> dict[str, Any] | None:
+        """The newest state saved with :meth:`save_checkpoint`, or None; sets
+        :attr:`resumed_from` to its step."""
+        folder = self._checkpoints()
+        state = folder.load()
+        if state is not None:
+            self.resumed_from = folder.latest_step() or 0
+        return state
+
     def report(self, step: int, **metrics: float) -> Decision:
         """Record ``metrics`` at ``step`` (an int >= 0) and return the scheduler's decision."""
         if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
@@ -224,6 +296,7 @@ class TrialHandle(dict[str, Any]):
             raise TrialError(f"report(step={step}) needs at least one metric, e.g. loss=0.1")
         clean = check_metrics(metrics, f"reported at step {step}")
         self._last.update(clean)
+        self._last_step = int(step)
         if self._reporter is not None:
             self._decision = self._reporter(int(step), clean)
         return self._decision

@@ -53,6 +53,27 @@ class Job:
     seed: int
     metric: str
     study_name: str = ""
+    #: The resource granted to this run (see :attr:`TrialHandle.resource`).
+    resource: int | None = None
+    fidelity: dict[str, float | int] = field(default_factory=dict)
+    trial_dir: str | None = None
+    keep_checkpoints: int = 1
+    #: The last step this trial reported before this run (0 for a fresh start).
+    resume_step: int = 0
+
+    def handle(self, reporter: Callable[[int, dict[str, float]], Decision] | None) -> TrialHandle:
+        """The handle the objective receives for this job."""
+        return TrialHandle(
+            self.config,
+            number=self.number,
+            seed=self.seed,
+            reporter=reporter,
+            study_name=self.study_name,
+            resource=self.resource,
+            fidelity=self.fidelity,
+            trial_dir=self.trial_dir,
+            keep_checkpoints=self.keep_checkpoints,
+        )
 
 
 @dataclass(frozen=True)
@@ -64,6 +85,8 @@ class Outcome:
     metrics: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     traceback: str | None = None
+    #: The step of the checkpoint the run resumed from (0: it started from scratch).
+    resumed_from: int = 0
 
 
 def run_objective(
@@ -73,9 +96,7 @@ def run_objective(
 
     Exceptions and bad return values fail the trial with the reason; nothing escapes.
     """
-    handle = TrialHandle(
-        job.config, number=job.number, seed=job.seed, reporter=reporter, study_name=job.study_name
-    )
+    handle = job.handle(reporter)
     pid = os.getpid()
     try:
         try:
@@ -86,10 +107,11 @@ def run_objective(
         metrics = final_metrics(result, handle.last_metrics, job.metric)
     except SystemExit as exc:  # sys.exit() or argparse inside the objective
         return Outcome(job.trial_id, TrialStatus.FAILED, handle.last_metrics,
-                       f"the objective called sys.exit({exc.code!r})", tb_module.format_exc())
+                       f"the objective called sys.exit({exc.code!r})", tb_module.format_exc(),
+                       handle.resumed_from)
     except TrialError as exc:
         return Outcome(job.trial_id, TrialStatus.FAILED, handle.last_metrics, str(exc),
-                       tb_module.format_exc())
+                       tb_module.format_exc(), handle.resumed_from)
     except Exception as exc:
         return Outcome(
             job.trial_id,
@@ -97,9 +119,14 @@ def run_objective(
             handle.last_metrics,
             f"{type(exc).__name__}: {exc}",
             tb_module.format_exc(),
+            handle.resumed_from,
         )
-    status = TrialStatus.STOPPED if handle.should_stop else TrialStatus.COMPLETE
-    return Outcome(job.trial_id, status, metrics)
+    status = {
+        Decision.CONTINUE: TrialStatus.COMPLETE,
+        Decision.STOP: TrialStatus.STOPPED,
+        Decision.PAUSE: TrialStatus.PAUSED,
+    }[handle.decision]
+    return Outcome(job.trial_id, status, metrics, resumed_from=handle.resumed_from)
 
 
 class Executor(ABC):

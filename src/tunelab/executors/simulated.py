@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 from tunelab._errors import InvalidArgumentError, TrialError
 from tunelab.executors._base import Executor, Job, Objective, OnReport, Outcome
-from tunelab.trial import Decision, TrialHandle, TrialStatus, check_metrics, final_metrics
+from tunelab.trial import Decision, TrialStatus, check_metrics, final_metrics
 
 __all__ = ["SimStep", "SimulatedExecutor"]
 
@@ -52,7 +52,10 @@ class SimulatedExecutor(Executor):
     reported at the virtual time its cumulative cost is paid. ``now`` is the virtual time,
     ``steps_run`` the number of steps replayed (resource consumed), ``log`` the event log
     ``(time, trial number, kind, step)``. With ``time_budget``, no trial starts after
-    that virtual second.
+    that virtual second; with ``step_budget``, none starts once that many steps ran.
+
+    A paused trial that is resumed continues its curve where it paused, as if it had
+    loaded a checkpoint (the objective is not called again).
 
     >>> from tunelab import Float, Space, Study
     >>> from tunelab.executors import SimStep, SimulatedExecutor
@@ -65,15 +68,28 @@ class SimulatedExecutor(Executor):
     (60.0, 12)
     """
 
-    def __init__(self, workers: int, *, time_budget: float | None = None) -> None:
+    def __init__(
+        self,
+        workers: int,
+        *,
+        time_budget: float | None = None,
+        step_budget: int | None = None,
+    ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise InvalidArgumentError(f"`workers` must be an integer >= 1; got {workers!r}")
         if time_budget is not None and not (
             isinstance(time_budget, (int, float)) and time_budget > 0
         ):
             raise InvalidArgumentError(f"`time_budget` must be a number > 0; got {time_budget!r}")
+        if step_budget is not None and (
+            isinstance(step_budget, bool) or not isinstance(step_budget, int) or step_budget < 1
+        ):
+            raise InvalidArgumentError(
+                f"`step_budget` must be an integer >= 1; got {step_budget!r}"
+            )
         self._n = workers
         self.time_budget = time_budget
+        self.step_budget = step_budget
         self.now = 0.0
         self.steps_run = 0
         self.log: list[tuple[float, int, str, int]] = []
@@ -81,6 +97,7 @@ class SimulatedExecutor(Executor):
         self._seq = 0
         self._trials: dict[int, _SimTrial] = {}
         self._done: list[Outcome] = []  # outcomes known at submit time (bad curves)
+        self._paused: dict[int, list[SimStep]] = {}  # curves of paused trials
         self._objective: Objective | None = None
         self._on_report: OnReport | None = None
 
@@ -95,6 +112,8 @@ class SimulatedExecutor(Executor):
     def can_start(self) -> bool:
         if self.time_budget is not None and self.now >= self.time_budget:
             return False
+        if self.step_budget is not None and self.steps_run >= self.step_budget:
+            return False
         return self.running < self._n
 
     def start(self, objective: Objective, on_report: OnReport) -> None:
@@ -106,19 +125,25 @@ class SimulatedExecutor(Executor):
 
     def submit(self, job: Job) -> None:
         assert self._objective is not None
-        handle = TrialHandle(job.config, number=job.number, seed=job.seed,
-                             study_name=job.study_name)
-        try:
-            curve = _check_curve(self._objective(handle))
-        except Exception as exc:
-            self._done.append(Outcome(job.trial_id, TrialStatus.FAILED,
-                                      error=f"{type(exc).__name__}: {exc}",
-                                      traceback=tb_module.format_exc()))
-            self.log.append((self.now, job.number, "failed", 0))
+        curve = self._paused.pop(job.trial_id, None)
+        if curve is None or job.resume_step == 0:
+            try:
+                curve = _check_curve(self._objective(job.handle(None)))
+            except Exception as exc:
+                self._done.append(Outcome(job.trial_id, TrialStatus.FAILED,
+                                          error=f"{type(exc).__name__}: {exc}",
+                                          traceback=tb_module.format_exc()))
+                self.log.append((self.now, job.number, "failed", 0))
+                return
+        first = min(job.resume_step, len(curve)) if curve is not None else 0
+        last = dict(curve[first - 1].metrics) if first else {}
+        sim = _SimTrial(job, curve, first, self.now, last)
+        self._trials[job.trial_id] = sim
+        self.log.append((self.now, job.number, "resume" if first else "start", first))
+        if first >= len(curve):  # nothing left to replay
+            self._done.append(self._end(job.trial_id, Decision.CONTINUE))
             return
-        self._trials[job.trial_id] = _SimTrial(job, curve, 0, self.now, {})
-        self.log.append((self.now, job.number, "start", 0))
-        self._push(self.now + curve[0].seconds, job.trial_id)
+        self._push(self.now + curve[first].seconds, job.trial_id)
 
     def wait(self, timeout: float | None) -> list[Outcome]:
         """Advance the clock to the next trial that ends; ``timeout`` (wall time) is moot."""
@@ -147,20 +172,23 @@ class SimulatedExecutor(Executor):
         sim = self._trials.pop(trial_id)
         kind = {Decision.STOP: "stopped", Decision.PAUSE: "paused"}.get(decision, "finish")
         self.log.append((self.now, sim.job.number, kind, sim.next_step))
+        resumed = sim.job.resume_step
         if decision is Decision.STOP:
-            return Outcome(trial_id, TrialStatus.STOPPED, sim.last)
+            return Outcome(trial_id, TrialStatus.STOPPED, sim.last, resumed_from=resumed)
         if decision is Decision.PAUSE:
-            return Outcome(trial_id, TrialStatus.PAUSED, sim.last)
+            self._paused[trial_id] = sim.curve
+            return Outcome(trial_id, TrialStatus.PAUSED, sim.last, resumed_from=resumed)
         try:
             metrics = final_metrics(None, sim.last, sim.job.metric)
         except TrialError as exc:
-            return Outcome(trial_id, TrialStatus.FAILED, sim.last, str(exc))
-        return Outcome(trial_id, TrialStatus.COMPLETE, metrics)
+            return Outcome(trial_id, TrialStatus.FAILED, sim.last, str(exc),
+                           resumed_from=resumed)
+        return Outcome(trial_id, TrialStatus.COMPLETE, metrics, resumed_from=resumed)
 
     def close(self) -> None:
         self._events.clear()
         self._trials.clear()
-        self._done.clear()
+        self._done.clear()  # curves of paused trials stay: a later optimize() resumes them
 
 
 def _check_curve(curve: object) -> list[SimStep]:

@@ -157,6 +157,10 @@ class Store(ABC):
     def set_study_searcher(self, study_id: int, spec: dict[str, Any]) -> None:
         """Record the searcher a resumed study continues with."""
 
+    @abstractmethod
+    def set_study_scheduler(self, study_id: int, spec: dict[str, Any]) -> None:
+        """Record the scheduler a resumed study continues with."""
+
     # --------------------------------------------------------------- trials
 
     @abstractmethod
@@ -192,12 +196,35 @@ class Store(ABC):
         traceback: str | None = None,
         reports: Sequence[Report] = (),
         worker: str | None = None,
+        system_attrs: dict[str, Any] | None = None,
     ) -> Trial | None:
         """Record a trial's end and any last reports in one transaction.
 
         With ``worker``, only a trial still RUNNING under that worker is finished; if it
         was taken over meanwhile (requeued, finished elsewhere) nothing is written and
-        None is returned, so a result can never overwrite another driver's."""
+        None is returned, so a result can never overwrite another driver's.
+        ``system_attrs``, when given, replaces the trial's system attributes."""
+
+    @abstractmethod
+    def pause_trial(
+        self,
+        trial_id: int,
+        *,
+        worker: str,
+        metrics: dict[str, float],
+        value: float | None,
+        reports: Sequence[Report] = (),
+        system_attrs: dict[str, Any],
+    ) -> Trial | None:
+        """Move a RUNNING trial owned by ``worker`` to PAUSED with its metrics so far and
+        any last reports (one transaction). None if it was taken over meanwhile."""
+
+    @abstractmethod
+    def resume_trial(
+        self, trial_id: int, *, worker: str, system_attrs: dict[str, Any]
+    ) -> Trial | None:
+        """Atomically move a PAUSED trial to RUNNING under ``worker`` (so exactly one
+        driver resumes it); None if it is no longer PAUSED."""
 
     @abstractmethod
     def count_trials(

@@ -204,6 +204,7 @@ class MemoryStore(Store):
         traceback: str | None = None,
         reports: Sequence[Report] = (),
         worker: str | None = None,
+        system_attrs: dict[str, Any] | None = None,
     ) -> Trial | None:
         with self._lock:
             if worker is not None:
@@ -225,6 +226,66 @@ class MemoryStore(Store):
                     error=error,
                     traceback=traceback,
                     finished_at=time.time(),
+                    system_attrs=(
+                        trial.system_attrs if system_attrs is None
+                        else loads(dumps(system_attrs))
+                    ),
+                ),
+                self._by_id[trial_id][0],
+            )
+
+    def _owned(self, trial_id: int, status: TrialStatus, worker: str | None) -> Trial | None:
+        if trial_id not in self._by_id:
+            raise TrialNotFoundError(f"no trial with id {trial_id} in store {self.url!r}")
+        trial = self._get(trial_id)
+        if trial.status is not status or (worker is not None and trial.worker != worker):
+            return None
+        return trial
+
+    def pause_trial(
+        self,
+        trial_id: int,
+        *,
+        worker: str,
+        metrics: dict[str, float],
+        value: float | None,
+        reports: Sequence[Report] = (),
+        system_attrs: dict[str, Any],
+    ) -> Trial | None:
+        with self._lock:
+            trial = self._owned(trial_id, TrialStatus.RUNNING, worker)
+            if trial is None:
+                return None
+            if reports:
+                self._reports.setdefault(trial_id, []).extend(reports)
+            return self._put(
+                replace(
+                    trial,
+                    status=TrialStatus.PAUSED,
+                    metrics=dict(metrics),
+                    value=value,
+                    worker=None,
+                    heartbeat_at=None,
+                    system_attrs=loads(dumps(system_attrs)),
+                ),
+                self._by_id[trial_id][0],
+            )
+
+    def resume_trial(
+        self, trial_id: int, *, worker: str, system_attrs: dict[str, Any]
+    ) -> Trial | None:
+        with self._lock:
+            trial = self._owned(trial_id, TrialStatus.PAUSED, None)
+            if trial is None:
+                return None
+            now = time.time()
+            return self._put(
+                replace(
+                    trial,
+                    status=TrialStatus.RUNNING,
+                    worker=worker,
+                    heartbeat_at=now,
+                    system_attrs=loads(dumps(system_attrs)),
                 ),
                 self._by_id[trial_id][0],
             )
@@ -304,6 +365,13 @@ class MemoryStore(Store):
             for name, record in self._studies.items():
                 if record.id == study_id:
                     self._studies[name] = replace(record, searcher=spec)
+
+    def set_study_scheduler(self, study_id: int, spec: dict[str, Any]) -> None:
+        spec = loads(dumps(spec))
+        with self._lock:
+            for name, record in self._studies.items():
+                if record.id == study_id:
+                    self._studies[name] = replace(record, scheduler=spec)
 
     def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
         value = loads(json_value(key, value))

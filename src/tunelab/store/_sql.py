@@ -471,6 +471,14 @@ class SQLStore(Store):
             )
         )
 
+    def set_study_scheduler(self, study_id: int, spec: dict[str, Any]) -> None:
+        encoded = dumps(spec)
+        self._run(
+            lambda c: c.execute(
+                update(studies).where(studies.c.id == study_id).values(scheduler=encoded)
+            )
+        )
+
     # ------------------------------------------------------------------ trials
 
     def create_trial(
@@ -555,6 +563,7 @@ class SQLStore(Store):
         traceback: str | None = None,
         reports: Sequence[Report] = (),
         worker: str | None = None,
+        system_attrs: dict[str, Any] | None = None,
     ) -> Trial | None:
         params = {
             "b_id": trial_id,
@@ -568,6 +577,8 @@ class SQLStore(Store):
         if worker is not None:
             params["b_worker"] = worker
         statement = self._finish if worker is None else self._finish_owned
+        if system_attrs is not None:
+            statement = statement.values(system_attrs=dumps(system_attrs))
         rows = self._report_rows(trial_id, reports)
 
         def finish(conn: Connection) -> Any:
@@ -582,6 +593,76 @@ class SQLStore(Store):
                 return None  # no longer this worker's trial: its result is dropped
             raise TrialNotFoundError(f"no trial with id {trial_id} in store {self.url!r}")
         return self._trial_from_row(row)
+
+    def _transition(
+        self,
+        trial_id: int,
+        *,
+        from_status: TrialStatus,
+        worker: str | None,
+        values: dict[str, Any],
+        reports_rows: list[dict[str, Any]] | None = None,
+    ) -> Trial | None:
+        """Move a trial out of ``from_status`` (owned by ``worker`` when given) in one
+        guarded UPDATE; None when it was not in that state."""
+        t = trials
+        statement = update(t).where(t.c.id == trial_id, t.c.status == from_status.value)
+        if worker is not None:
+            statement = statement.where(t.c.worker == worker)
+        statement = statement.values(**values).returning(*t.c)
+
+        def move(conn: Connection) -> Any:
+            row = conn.execute(statement).first()
+            if row is not None and reports_rows:
+                conn.execute(self._insert_reports, reports_rows)
+            if row is None and (
+                conn.execute(select(t.c.id).where(t.c.id == trial_id)).first() is None
+            ):
+                raise TrialNotFoundError(f"no trial with id {trial_id} in store {self.url!r}")
+            return row
+
+        row = self._run(move)
+        return None if row is None else self._trial_from_row(row)
+
+    def pause_trial(
+        self,
+        trial_id: int,
+        *,
+        worker: str,
+        metrics: dict[str, float],
+        value: float | None,
+        reports: Sequence[Report] = (),
+        system_attrs: dict[str, Any],
+    ) -> Trial | None:
+        return self._transition(
+            trial_id,
+            from_status=TrialStatus.RUNNING,
+            worker=worker,
+            values={
+                "status": TrialStatus.PAUSED.value,
+                "metrics": dumps(metrics),
+                "value": value,
+                "worker": None,
+                "heartbeat_at": None,
+                "system_attrs": dumps(system_attrs),
+            },
+            reports_rows=self._report_rows(trial_id, reports),
+        )
+
+    def resume_trial(
+        self, trial_id: int, *, worker: str, system_attrs: dict[str, Any]
+    ) -> Trial | None:
+        return self._transition(
+            trial_id,
+            from_status=TrialStatus.PAUSED,
+            worker=None,
+            values={
+                "status": TrialStatus.RUNNING.value,
+                "worker": worker,
+                "heartbeat_at": time.time(),
+                "system_attrs": dumps(system_attrs),
+            },
+        )
 
     def count_trials(
         self, study_id: int, *, statuses: Sequence[TrialStatus] | None = None

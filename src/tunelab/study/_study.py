@@ -11,10 +11,12 @@ import traceback as tb_module
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tunelab._checkpoint import CheckpointFolder
 from tunelab._errors import (
     InvalidArgumentError,
     SearchExhausted,
@@ -22,15 +24,19 @@ from tunelab._errors import (
     StudyNotFoundError,
     TrialError,
     TrialNotFoundError,
+    TunelabError,
 )
 from tunelab._log import logger
 from tunelab.executors import Executor, Job, Objective, Outcome, make_executor
-from tunelab.schedulers import FIFOScheduler, Scheduler
+from tunelab.fidelity import Axis, check_axes, fidelity_at
+from tunelab.schedulers import Grant, Scheduler, make_scheduler
 from tunelab.searchers import Searcher, make_searcher
 from tunelab.space import Space, config_key
 from tunelab.store import Store, open_store
 from tunelab.store._base import check_direction
 from tunelab.study import _liveness
+from tunelab.study._artifacts import artifact_root, study_folder
+from tunelab.study._budget import BudgetSummary, budget_summary
 from tunelab.study._results import ResultsMixin
 from tunelab.trial import Decision, Report, Trial, TrialHandle, TrialStatus, final_metrics
 
@@ -45,11 +51,20 @@ _MAX_ATTEMPTS = 3  # an interrupted trial is requeued until it has started this 
 
 @dataclass
 class _Live:
-    """A trial this driver is running: its record and reports not yet written."""
+    """A trial this driver is running: its record, its grant, reports not yet written."""
 
     trial: Trial
+    grant: Grant = field(default_factory=lambda: Grant(None))
+    resume_step: int = 0
     pending: list[Report] = field(default_factory=list)
     last: dict[str, float] = field(default_factory=dict)
+    reports: int = 0  # reports in this run
+    max_step: int = 0
+    decision: Decision = Decision.CONTINUE
+
+    @property
+    def is_resume(self) -> bool:
+        return self.grant.trial is not None
 
 
 def trial_seed(searcher_seed: int, number: int) -> int:
@@ -64,6 +79,14 @@ class Study(ResultsMixin):
     ``direction`` is ``"min"`` or ``"max"``. Every other reported metric is kept too.
     The store defaults to ``$TUNELAB_STORE`` or ``tunelab.db`` in the working directory;
     ``"memory"`` keeps everything in this process.
+
+    A ``scheduler`` decides how long each trial runs (FIFO, median stopping, successive
+    halving, Hyperband, ASHA...); ``fidelity`` maps its scalar resource to the knobs the
+    objective varies (``{"epochs": Axis(1, 81, integer=True), "subset": Axis(0.1, 1)}``),
+    read by the objective as ``trial.resource`` and ``trial.fidelity``. Each trial has a
+    folder under ``artifacts`` (default: ``$TUNELAB_ARTIFACTS``, or next to the SQLite
+    file) for its checkpoints, of which the newest ``keep_checkpoints`` are kept; the
+    checkpoints of stopped and failed trials are deleted.
 
     >>> from tunelab import Float, Int, Space, Study
     >>> space = Space(x=Float(-5, 5), n=Int(1, 3))
@@ -81,9 +104,12 @@ class Study(ResultsMixin):
         metric: str | None = None,
         direction: str | None = None,
         searcher: Searcher | str | Mapping[str, Any] | None = None,
-        scheduler: Scheduler | None = None,
+        scheduler: Scheduler | str | Mapping[str, Any] | None = None,
         store: Store | str | os.PathLike[str] | None = None,
         seed: int | None = None,
+        fidelity: Mapping[str, Axis] | None = None,
+        artifacts: str | os.PathLike[str] | None = None,
+        keep_checkpoints: int = 1,
     ) -> None:
         if name is None:
             name = f"study-{uuid.uuid4().hex[:8]}"
@@ -95,6 +121,15 @@ class Study(ResultsMixin):
             raise InvalidArgumentError(f"`metric` must be a non-empty string; got {metric!r}")
         if direction is not None:
             direction = check_direction(direction)
+        if isinstance(keep_checkpoints, bool) or not isinstance(keep_checkpoints, int) or (
+            keep_checkpoints < 1
+        ):
+            raise InvalidArgumentError(
+                f"`keep_checkpoints` must be an integer >= 1; got {keep_checkpoints!r}"
+            )
+        self.fidelity: dict[str, Axis] = check_axes(fidelity)
+        self.keep_checkpoints = keep_checkpoints
+        given_scheduler = None if scheduler is None else make_scheduler(scheduler)
         self.store: Store = open_store(store)
         self.name = name
         self._worker_id = _liveness.new_worker_id()
@@ -134,27 +169,39 @@ class Study(ResultsMixin):
                             name, self.searcher.spec(), record.searcher)
                 self.store.set_study_searcher(record.id, self.searcher.spec())
                 record = replace(record, searcher=self.searcher.spec())
+            self.scheduler: Scheduler = (
+                given_scheduler if given_scheduler is not None
+                else make_scheduler(record.scheduler or None)
+            )
+            if self.scheduler.spec() != record.scheduler:
+                logger.info("study %r continues with scheduler %r (was %r)",
+                            name, self.scheduler.spec(), record.scheduler)
+                self.store.set_study_scheduler(record.id, self.scheduler.spec())
+                record = replace(record, scheduler=self.scheduler.spec())
         else:
             assert space is not None
             self.space = space
             self.searcher = make_searcher(searcher, seed=seed)
+            self.scheduler = make_scheduler(given_scheduler)
             record = self.store.create_study(
                 name,
                 metric=metric or "value",
                 direction=direction or "min",
                 space=space.to_dict(),
                 searcher=self.searcher.spec(),
-                scheduler=(scheduler or FIFOScheduler()).spec(),
+                scheduler=self.scheduler.spec(),
             )
         self._record = record
         self.metric: str = record.metric
         self.direction: str = record.direction
-        self.scheduler: Scheduler = scheduler or FIFOScheduler()
+        self.scheduler.setup(self.metric, self.direction)
+        self._artifacts = artifact_root(self.store, artifacts)
         self._history: dict[int, Trial] = {}
         self._live: dict[int, _Live] = {}
         self._last_flush = time.monotonic()
         self._last_heartbeat = time.monotonic()
         self._refresh()
+        self._restore_scheduler()
 
     def __repr__(self) -> str:
         return (
@@ -162,7 +209,28 @@ class Study(ResultsMixin):
             f"store={self.store.url!r})"
         )
 
+    # ------------------------------------------------------------------ folders
+
+    @property
+    def artifact_dir(self) -> Path:
+        """This study's folder of per-trial artifacts (checkpoints...)."""
+        return study_folder(self._artifacts, self.name)
+
+    def trial_dir(self, number: int) -> Path:
+        """The artifact folder of trial ``number``."""
+        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+            raise InvalidArgumentError(f"trial `number` must be an integer >= 0; got {number!r}")
+        return self.artifact_dir / f"trial-{number:05d}"
+
+    def _checkpoints(self, number: int) -> CheckpointFolder:
+        return CheckpointFolder(self.trial_dir(number), keep=self.keep_checkpoints)
+
     # ------------------------------------------------------------------ history
+
+    def _restore_scheduler(self) -> None:
+        """Rebuild the scheduler's bookkeeping from the store (all drivers' trials)."""
+        if self.scheduler.needs_history:
+            self.scheduler.restore(self.store.get_trials(self._record.id, with_reports=True))
 
     def _refresh(self) -> None:
         self._history = {}
@@ -212,25 +280,35 @@ class Study(ResultsMixin):
 
     # ------------------------------------------------------------------ ask / tell
 
-    def _start_trial(self, config: Mapping[str, Any] | None = None) -> Trial:
+    def _grant_attrs(self, grant: Grant) -> dict[str, Any]:
+        return {"bracket": grant.bracket, "resource": grant.resource}
+
+    def _start_trial(
+        self, config: Mapping[str, Any] | None = None, grant: Grant | None = None
+    ) -> _Live:
         """Claim a queued trial if this driver knows of one, else create a new one.
 
         Queued trials from other drivers become known at each :meth:`_refresh`; checking
         only then keeps the common path at one write per start.
         """
+        grant = grant or Grant(self.scheduler.max_resource)
         claimed = None
         if config is None and self._waiting:
             claimed = self.store.claim_waiting(self._record.id, self._worker_id)
             if claimed is None:
                 self._waiting.clear()  # someone else ran them
+        attrs = self._grant_attrs(grant)
         if claimed is not None:
-            trial = claimed
+            trial = replace(claimed, system_attrs={**claimed.system_attrs, **attrs})
+            if trial.attempt > 1:  # a rerun starts afresh, as its reports were dropped
+                self._checkpoints(trial.number).clear()
         elif config is None:
             proposal = self.searcher.suggest(
                 self.space, self._history.values(), self._max_number + 1
             )
             trial = self.store.create_trial(
-                self._record.id, proposal, status=TrialStatus.RUNNING, worker=self._worker_id
+                self._record.id, proposal, status=TrialStatus.RUNNING, worker=self._worker_id,
+                system_attrs=attrs,
             )
         else:
             trial = self.store.create_trial(
@@ -238,12 +316,57 @@ class Study(ResultsMixin):
                 self.space.validate(config),
                 status=TrialStatus.RUNNING,
                 worker=self._worker_id,
+                system_attrs=attrs,
             )
         self._remember(trial)
-        self._live[trial.id] = _Live(trial)
-        return trial
+        live = _Live(trial, grant)
+        self._live[trial.id] = live
+        self.scheduler.on_start(trial, grant)
+        return live
 
-    def _job(self, trial: Trial) -> Job:
+    def _resume_trial(self, grant: Grant) -> _Live | None:
+        """Claim the paused trial of ``grant`` (None if another driver got it first)."""
+        assert grant.trial is not None
+        known = self._history.get(grant.trial)
+        if known is None:
+            return None
+        step = int(known.system_attrs.get("step", 0))
+        attrs = {
+            **known.system_attrs,
+            **self._grant_attrs(grant),
+            "resumes": int(known.system_attrs.get("resumes", 0)) + 1,
+        }
+        trial = self.store.resume_trial(known.id, worker=self._worker_id, system_attrs=attrs)
+        if trial is None:
+            logger.info("trial %d of %r was resumed by another driver", grant.trial, self.name)
+            return None
+        self._remember(trial)
+        live = _Live(trial, grant, resume_step=step, max_step=step)
+        self._live[trial.id] = live
+        self.scheduler.on_start(trial, grant)
+        return live
+
+    def _next(self, can_start: bool, *, resume: bool = True) -> _Live | None:
+        """The next piece of work the scheduler hands out, started; None when there is
+        none now. Raises SearchExhausted when a new trial was due but the searcher has
+        nothing left."""
+        while True:
+            grant = self.scheduler.next_grant(can_start=can_start, resume=resume)
+            if grant is None:
+                return None
+            if grant.trial is None:
+                return self._start_trial(grant=grant)
+            live = self._resume_trial(grant)
+            if live is not None:
+                return live
+
+    def _job(self, live: _Live) -> Job:
+        trial, grant = live.trial, live.grant
+        scheduler = self.scheduler
+        fidelity = {}
+        if self.fidelity and scheduler.max_resource is not None:
+            fidelity = fidelity_at(self.fidelity, grant.resource,
+                                   scheduler.min_resource or 1, scheduler.max_resource)
         return Job(
             trial_id=trial.id,
             number=trial.number,
@@ -251,20 +374,32 @@ class Study(ResultsMixin):
             seed=trial_seed(self.searcher.seed, trial.number),
             metric=self.metric,
             study_name=self.name,
+            resource=grant.resource,
+            fidelity=fidelity,
+            trial_dir=str(self.trial_dir(trial.number)),
+            keep_checkpoints=self.keep_checkpoints,
+            resume_step=live.resume_step,
         )
 
     def ask(self, config: Mapping[str, Any] | None = None) -> TrialHandle:
-        """Start a trial for an external loop: a queued configuration first, else the
-        searcher's proposal (or ``config`` when given). Finish it with :meth:`tell`."""
-        trial = self._start_trial(config)
-        job = self._job(trial)
-        trial_id = trial.id
-        return TrialHandle(
-            trial.config,
-            number=trial.number,
-            seed=job.seed,
-            reporter=lambda step, metrics: self._on_report(trial_id, step, metrics),
-            study_name=self.name,
+        """Start a trial for an external loop and return its handle: a paused trial the
+        scheduler promotes, else a queued configuration, else the searcher's proposal (or
+        ``config`` when given). Finish it with :meth:`tell`.
+
+        The handle carries the granted ``resource`` and ``fidelity``; a resumed trial
+        finds its checkpoint with ``load_checkpoint()``.
+        """
+        if config is not None:
+            grant = self.scheduler.next_grant(can_start=True, resume=False)
+            live = self._start_trial(config, grant or Grant(self.scheduler.max_resource))
+        else:
+            found = self._next(True)
+            if found is None:  # pragma: no cover - every scheduler starts trials when allowed
+                raise TunelabError(f"scheduler {self.scheduler!r} started no trial")
+            live = found
+        trial_id = live.trial.id
+        return self._job(live).handle(
+            lambda step, metrics: self._on_report(trial_id, step, metrics)
         )
 
     def _live_by_number(self, number: int) -> _Live:
@@ -288,6 +423,7 @@ class Study(ResultsMixin):
         """Finish a trial started by :meth:`ask` with its result (a number, a dict of
         metrics, or None after reporting the target), or mark it failed
         (``failed=True`` or ``failed="reason"``). A bad result fails the trial and says why.
+        A trial the scheduler paused (or stopped) at its last report is paused (stopped).
         """
         if not isinstance(failed, (bool, str)) or failed == "":
             raise InvalidArgumentError(
@@ -296,18 +432,24 @@ class Study(ResultsMixin):
         number = trial if isinstance(trial, int) else trial.number
         live = self._live_by_number(number)
         reported = dict(live.last)
+        resumed = trial.resumed_from if isinstance(trial, TrialHandle) else live.resume_step
         if failed:
             reason = failed if isinstance(failed, str) else "marked failed by tell()"
-            outcome = Outcome(live.trial.id, TrialStatus.FAILED, reported, reason)
+            outcome = Outcome(live.trial.id, TrialStatus.FAILED, reported, reason,
+                              resumed_from=resumed)
         else:
+            status = _STATUS_AFTER[live.decision]
             try:
                 metrics = final_metrics(result, reported, self.metric)
-                outcome = Outcome(live.trial.id, TrialStatus.COMPLETE, metrics)
+                outcome = Outcome(live.trial.id, status, metrics, resumed_from=resumed)
             except TrialError as exc:
                 outcome = Outcome(
-                    live.trial.id, TrialStatus.FAILED, reported, str(exc), tb_module.format_exc()
+                    live.trial.id, TrialStatus.FAILED, reported, str(exc), tb_module.format_exc(),
+                    resumed
                 )
-        return self._finish(outcome)
+        finished = self._finish(outcome)
+        self._drop_paused()
+        return finished
 
     # ------------------------------------------------------------------ reports
 
@@ -318,11 +460,14 @@ class Study(ResultsMixin):
         report = Report(step, metrics, time.time())
         live.pending.append(report)
         live.last.update(metrics)
-        decision = self.scheduler.on_report(live.trial, report)
+        live.reports += 1
+        live.max_step = max(live.max_step, step)
+        if live.decision is Decision.CONTINUE:  # once told to stop or pause, it stays told
+            live.decision = self.scheduler.on_report(live.trial, report)
         if len(live.pending) >= _FLUSH_SIZE or time.monotonic() - self._last_flush > _FLUSH_EVERY:
             self._flush_reports()
         self._heartbeat()
-        return decision
+        return live.decision
 
     def _flush_reports(self) -> None:
         for live in self._live.values():
@@ -331,22 +476,60 @@ class Study(ResultsMixin):
                 live.pending = []
         self._last_flush = time.monotonic()
 
+    def _settle_outcome(self, live: _Live, outcome: Outcome) -> TrialStatus:
+        """The status a run ends with, after the scheduler had its say on a result that
+        was returned but never reported."""
+        status = outcome.status
+        grant = live.grant.resource
+        if (
+            status is TrialStatus.COMPLETE
+            and live.reports == 0
+            and grant is not None
+            and self.metric in outcome.metrics
+        ):
+            # A run that returns its value at the granted fidelity without reporting steps
+            # (a data subset, a smaller model): the value counts as the report at `grant`.
+            self._on_report(live.trial.id, grant, {self.metric: outcome.metrics[self.metric]})
+            status = _STATUS_AFTER[live.decision]
+        top = self.scheduler.max_resource
+        if status is TrialStatus.STOPPED and top is not None and live.max_step >= top:
+            status = TrialStatus.COMPLETE  # stopped because it reached the maximum resource
+        return status
+
     def _finish(self, outcome: Outcome) -> Trial:
-        live = self._live.pop(outcome.trial_id)
-        ok = outcome.status in (TrialStatus.COMPLETE, TrialStatus.STOPPED)
+        live = self._live[outcome.trial_id]
+        status = self._settle_outcome(live, outcome)
+        self._live.pop(outcome.trial_id)
+        ok = status in (TrialStatus.COMPLETE, TrialStatus.STOPPED, TrialStatus.PAUSED)
         value = outcome.metrics.get(self.metric) if ok else None
         if value is not None and not math.isfinite(value):
             value = None
-        trial = self.store.finish_trial(
-            outcome.trial_id,
-            status=outcome.status,
-            metrics=outcome.metrics,
-            value=value,
-            error=outcome.error,
-            traceback=outcome.traceback,
-            reports=live.pending,
-            worker=self._worker_id,
-        )
+        before = live.trial.system_attrs
+        used = max(0, live.max_step - outcome.resumed_from) if live.reports else 0
+        attrs = {
+            **before,
+            **self._grant_attrs(live.grant),
+            "step": max(int(before.get("step", 0)), live.max_step),
+            "consumed": float(before.get("consumed", 0.0)) + used,
+        }
+        trial: Trial | None
+        if status is TrialStatus.PAUSED:
+            trial = self.store.pause_trial(
+                outcome.trial_id, worker=self._worker_id, metrics=outcome.metrics,
+                value=value, reports=live.pending, system_attrs=attrs,
+            )
+        else:
+            trial = self.store.finish_trial(
+                outcome.trial_id,
+                status=status,
+                metrics=outcome.metrics,
+                value=value,
+                error=outcome.error,
+                traceback=outcome.traceback,
+                reports=live.pending,
+                worker=self._worker_id,
+                system_attrs=attrs,
+            )
         if trial is None:
             logger.warning(
                 "trial %d of %r was taken over by another driver; this result is dropped",
@@ -356,10 +539,38 @@ class Study(ResultsMixin):
             self._remember(trial)
             return trial
         self._remember(trial)
+        if status in (TrialStatus.STOPPED, TrialStatus.FAILED):
+            self._checkpoints(trial.number).clear()
         self.scheduler.on_finish(trial)
-        if outcome.status is TrialStatus.FAILED:
+        if status is TrialStatus.FAILED:
             logger.warning("trial %d of %r failed: %s", trial.number, self.name, outcome.error)
         return trial
+
+    def _drop_paused(self) -> list[Trial]:
+        """Stop the paused trials the scheduler will never resume."""
+        stopped = []
+        for number in self.scheduler.drop_paused():
+            known = self._history.get(number)
+            if known is None or known.status is not TrialStatus.PAUSED:
+                continue
+            trial = self.store.finish_trial(
+                known.id, status=TrialStatus.STOPPED, metrics=known.metrics, value=known.value,
+                system_attrs=known.system_attrs,
+            )
+            assert trial is not None
+            self._remember(trial)
+            self._checkpoints(number).clear()
+            stopped.append(trial)
+        return stopped
+
+    # ------------------------------------------------------------------ budget
+
+    def budget(self) -> BudgetSummary:
+        """Resource consumed (in steps and full-training equivalents) and how many
+        configurations reached each rung."""
+        return budget_summary(
+            self.store.get_trials(self._record.id, with_reports=True), self.scheduler
+        )
 
     # ------------------------------------------------------------------ recovery
 
@@ -466,6 +677,7 @@ class Study(ResultsMixin):
         runner = make_executor(executor, workers, trial_timeout)
         self.recover()
         self._refresh()
+        self._restore_scheduler()
         budget = _Budget(n_trials, max_trials, timeout)
         runner.start(objective, self._on_report)
         try:
@@ -484,28 +696,44 @@ class Study(ResultsMixin):
         callbacks: Sequence[Callback],
         progress: Callable[[Trial], None] | None,
     ) -> None:
-        """Start trials while allowed, collect outcomes, until nothing runs."""
+        """Hand free workers what the scheduler grants (resumes, new trials while the
+        budget allows), collect outcomes, until nothing runs and nothing is granted."""
         exhausted = False
+
+        def finished(trial: Trial) -> None:
+            for callback in callbacks:
+                callback(self, trial)
+            if progress is not None:
+                progress(trial)
+
         while True:
-            while not exhausted and runner.can_start() and budget.allows(self):
+            while runner.can_start() and not budget.timed_out():
                 try:
-                    trial = self._start_trial()
+                    live = self._next(not exhausted and budget.allows(self))
                 except SearchExhausted:
                     exhausted = True
+                    continue
+                if live is None:
                     break
-                runner.submit(self._job(trial))
-                budget.started += 1
+                runner.submit(self._job(live))
+                if not live.is_resume:
+                    budget.started += 1
+            for trial in self._drop_paused():
+                finished(trial)
             if runner.running == 0:
                 return
             for outcome in runner.wait(timeout=_liveness.HEARTBEAT_INTERVAL):
-                finished = self._finish(outcome)
-                for callback in callbacks:
-                    callback(self, finished)
-                if progress is not None:
-                    progress(finished)
+                trial = self._finish(outcome)
+                if trial.status is not TrialStatus.PAUSED:
+                    finished(trial)
             self._heartbeat()
 
 
+_STATUS_AFTER = {
+    Decision.CONTINUE: TrialStatus.COMPLETE,
+    Decision.STOP: TrialStatus.STOPPED,
+    Decision.PAUSE: TrialStatus.PAUSED,
+}
 _NOT_WAITING = tuple(s for s in TrialStatus if s is not TrialStatus.WAITING)
 
 
@@ -517,10 +745,14 @@ class _Budget:
         self.deadline = None if timeout is None else time.monotonic() + timeout
         self.started = 0
 
+    def timed_out(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
     def allows(self, study: Study) -> bool:
+        """Whether a new trial may start (paused trials may resume regardless)."""
         if self.n_trials is not None and self.started >= self.n_trials:
             return False
-        if self.deadline is not None and time.monotonic() >= self.deadline:
+        if self.timed_out():
             return False
         # Counted in the store, so that drivers sharing the study stop together.
         return self.max_trials is None or (
