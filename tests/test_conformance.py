@@ -123,3 +123,40 @@ def test_scheduler_in_a_study_leaves_no_trial_running(scheduler_cls):
     statuses = {t.status for t in study.trials}
     assert statuses <= {TrialStatus.COMPLETE, TrialStatus.STOPPED, TrialStatus.PAUSED}
     assert all(len(study.trial(t.number).reports) >= 1 for t in study.trials)
+
+
+def _small(scheduler_cls):
+    if scheduler_cls.name in ("fifo", "median"):
+        return scheduler_cls(max_resource=9)
+    return scheduler_cls(1, 9, 3)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_scheduler_with_checkpoints_in_worker_processes(scheduler_cls, workers, tmp_path):
+    """Every scheduler: trials resume from their checkpoints, nothing stays RUNNING, no
+    step runs twice, the budget adds up, and the spec round-trips through the store."""
+
+    def objective(trial):
+        state = trial.load_checkpoint() or {"epochs": 0}
+        assert state["epochs"] == trial.resumed_from
+        for epoch in range(trial.resumed_from + 1, trial.resource + 1):
+            state["epochs"] = epoch
+            trial.save_checkpoint(state, step=epoch)
+            if trial.report(epoch, value=trial["x"] + 1 / epoch) is not tunelab.Decision.CONTINUE:
+                break
+
+    db = str(tmp_path / "s.db")
+    study = tunelab.Study("ckpt", Space(x=Float(0, 1)), scheduler=_small(scheduler_cls),
+                          store=db, seed=3)
+    study.optimize(objective, n_trials=12, workers=workers)
+    trials = tunelab.load_study("ckpt", store=db).trials
+    assert len(trials) == 12
+    assert {t.status for t in trials} <= {
+        TrialStatus.COMPLETE, TrialStatus.STOPPED, TrialStatus.PAUSED}
+    assert any(t.status is TrialStatus.COMPLETE for t in trials)
+    for t in trials:
+        steps = [r.step for r in study.trial(t.number).reports]
+        assert steps == list(range(1, len(steps) + 1)), (t.number, steps)
+        assert t.system_attrs["consumed"] == len(steps)
+    assert study.budget().consumed == sum(t.system_attrs["consumed"] for t in trials)
+    assert tunelab.load_study("ckpt", store=db).scheduler.spec() == study.scheduler.spec()

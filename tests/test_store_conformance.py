@@ -647,3 +647,69 @@ def test_the_searcher_of_a_study_can_be_replaced(store: Store) -> None:
     study = make_study(store)
     store.set_study_searcher(study.id, {"name": "grid", "seed": 3, "points": 4})
     assert store.get_study(study.name).searcher == {"name": "grid", "seed": 3, "points": 4}
+
+
+def test_the_scheduler_of_a_study_can_be_replaced(store: Store) -> None:
+    study = make_study(store)
+    store.set_study_scheduler(study.id, {"name": "asha", "max_resource": 27})
+    assert store.get_study(study.name).scheduler == {"name": "asha", "max_resource": 27}
+
+
+def test_pause_and_resume_are_guarded_and_atomic(store: Store) -> None:
+    study = make_study(store)
+    trial = store.create_trial(study.id, {"x": 1}, status=R, worker="a",
+                               system_attrs={"bracket": 2})
+    # only the owner pauses
+    assert store.pause_trial(trial.id, worker="b", metrics={"loss": 0.5}, value=0.5,
+                             system_attrs={}) is None
+    paused = store.pause_trial(
+        trial.id, worker="a", metrics={"loss": 0.5}, value=0.5,
+        reports=[Report(1, {"loss": 0.7}, 1.0), Report(3, {"loss": 0.5}, 2.0)],
+        system_attrs={"bracket": 2, "step": 3, "consumed": 3.0},
+    )
+    assert paused is not None and paused.status is TrialStatus.PAUSED
+    assert paused.value == 0.5 and paused.finished_at is None and paused.worker is None
+    stored = store.get_trial(study.id, trial.number)
+    assert [r.step for r in stored.reports] == [1, 3]
+    assert stored.system_attrs == {"bracket": 2, "step": 3, "consumed": 3.0}
+    assert store.heartbeat([trial.id]) is None  # paused trials have no heartbeat to keep
+    assert store.get_trial(study.id, trial.number).heartbeat_at is None
+    # exactly one of several drivers resumes it
+    results: list[Trial | None] = []
+    lock = threading.Lock()
+
+    def resume(worker: str) -> None:
+        got = store.resume_trial(trial.id, worker=worker,
+                                 system_attrs={"bracket": 2, "step": 3, "resource": 9})
+        with lock:
+            results.append(got)
+
+    threads = [threading.Thread(target=resume, args=(f"w{i}",)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1 and winners[0].status is R
+    now = store.get_trial(study.id, trial.number)
+    assert now.worker == winners[0].worker and now.system_attrs["resource"] == 9
+    assert [r.step for r in now.reports] == [1, 3]  # reports survive a pause
+    done = store.finish_trial(trial.id, status=C, value=0.1, metrics={"loss": 0.1},
+                              worker=now.worker, reports=[Report(9, {"loss": 0.1}, 3.0)],
+                              system_attrs={"step": 9, "consumed": 9.0})
+    assert done is not None and done.system_attrs == {"step": 9, "consumed": 9.0}
+    assert store.resume_trial(trial.id, worker="late", system_attrs={}) is None
+    with pytest.raises(TrialNotFoundError):
+        store.resume_trial(trial.id + 1000, worker="x", system_attrs={})
+    with pytest.raises(TrialNotFoundError):
+        store.pause_trial(trial.id + 1000, worker="x", metrics={}, value=None, system_attrs={})
+
+
+def test_stopping_a_paused_trial_without_an_owner(store: Store) -> None:
+    study = make_study(store)
+    trial = store.create_trial(study.id, {"x": 1}, status=R, worker="a")
+    store.pause_trial(trial.id, worker="a", metrics={"loss": 0.5}, value=0.5,
+                      system_attrs={"step": 1})
+    stopped = store.finish_trial(trial.id, status=S, metrics={"loss": 0.5}, value=0.5)
+    assert stopped is not None and stopped.status is S and stopped.value == 0.5
+    assert stopped.system_attrs == {"step": 1}  # kept when not given

@@ -9,7 +9,8 @@ Successive halving repeats one bracket shape; Hyperband cycles through brackets
 
 When the study runs out of new trials (``n_trials`` reached, or the searcher is
 exhausted), unfilled brackets close with the trials they have, and their rungs shrink
-in proportion (at least one configuration goes on).
+in proportion (at least one configuration goes on). A study resumed later fills the
+brackets it left open first.
 """
 
 from __future__ import annotations
@@ -82,10 +83,6 @@ class _SynchronousHalving(RungScheduler):
         super().reset()
         self._brackets = []
         self._to_stop = []
-
-    def after_restore(self) -> None:
-        for bracket in self._brackets:
-            bracket.closed = True  # a resumed study starts new brackets
 
     # ------------------------------------------------------------------ bookkeeping
 

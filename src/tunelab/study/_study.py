@@ -299,7 +299,7 @@ class Study(ResultsMixin):
                 self._waiting.clear()  # someone else ran them
         attrs = self._grant_attrs(grant)
         if claimed is not None:
-            trial = replace(claimed, system_attrs={**claimed.system_attrs, **attrs})
+            trial = replace(claimed, system_attrs={**claimed.system_attrs, **attrs, "step": 0})
             if trial.attempt > 1:  # a rerun starts afresh, as its reports were dropped
                 self._checkpoints(trial.number).clear()
         elif config is None:
