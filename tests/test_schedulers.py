@@ -453,3 +453,31 @@ def test_ask_and_tell_follow_the_scheduler():
     assert study.tell(promoted).status is TrialStatus.COMPLETE
     assert Counter(t.status for t in study.trials) == {
         TrialStatus.COMPLETE: 1, TrialStatus.STOPPED: 2}
+
+
+def test_command_trials_get_the_resource_fidelity_and_folder(tmp_path):
+    import sys
+
+    from tunelab.command import CommandObjective
+
+    program = (
+        "import json, os, sys\n"
+        "r = int(sys.argv[1]); x = float(sys.argv[2])\n"
+        "assert os.path.isdir(sys.argv[4]) and os.environ['TUNELAB_TRIAL_DIR'] == sys.argv[4]\n"
+        "assert json.loads(os.environ['TUNELAB_FIDELITY'])['subset'] == float(sys.argv[3])\n"
+        "for e in range(1, r + 1):\n"
+        "    print(json.dumps({'step': e, 'loss': x / e, 'subset': float(sys.argv[3])}))\n"
+    )
+    command = [sys.executable, "-c", program, "{trial.resource}", "{x}", "{fidelity.subset}",
+               "{trial.dir}"]
+    study = _study(SuccessiveHalving(1, 9, 3), fidelity={"subset": Axis(0.1, 1.0)},
+                   artifacts=tmp_path)
+    _enqueue(study)
+    study.optimize(CommandObjective(command, space=study.space), n_trials=9)
+    best = study.trial(2)
+    assert best.status is TrialStatus.COMPLETE and best.metrics["subset"] == 1.0
+    # the program retrains from scratch at each rung: 1 + 3 + 9 steps
+    assert best.system_attrs["consumed"] == 13
+    assert study.budget().consumed == 9 * 1 + 3 * 3 + 9
+    with pytest.raises(tunelab.InvalidArgumentError, match=r"\{trial\.resorce\}"):
+        CommandObjective(["prog", "{trial.resorce}"], space=study.space)

@@ -3,8 +3,11 @@
 The program's arguments may hold placeholders such as ``{lr}``; each is replaced by the
 sampled value. The program prints metrics as JSON lines — ``{"step": 3, "val_acc": 0.91}``
 — and anything else it prints is passed through untouched. Placeholders ``{trial.number}``
-and ``{trial.seed}`` give the trial's number and seed; the environment carries
-``TUNELAB_TRIAL_NUMBER``, ``TUNELAB_SEED`` and ``TUNELAB_CONFIG`` (JSON) as well.
+and ``{trial.seed}`` give the trial's number and seed, ``{trial.resource}`` the resource
+the scheduler granted (train until this step), ``{trial.dir}`` the trial's artifact folder
+(for the program's own checkpoints) and ``{fidelity.NAME}`` the value of a fidelity axis;
+the environment carries ``TUNELAB_TRIAL_NUMBER``, ``TUNELAB_SEED``, ``TUNELAB_CONFIG``
+(JSON), ``TUNELAB_RESOURCE``, ``TUNELAB_TRIAL_DIR`` and ``TUNELAB_FIDELITY`` (JSON) as well.
 
 An argument whose placeholder names an *inactive* conditional parameter is left out, and
 so is the option just before it (``--momentum {momentum}`` disappears as a whole).
@@ -32,7 +35,7 @@ __all__ = ["CommandObjective", "parse_metrics_line"]
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.\-]*)\}")
 _TAIL = 40
-_SPECIAL = frozenset({"trial.number", "trial.seed"})
+_SPECIAL = frozenset({"trial.number", "trial.seed", "trial.resource", "trial.dir"})
 
 
 def parse_metrics_line(line: str) -> tuple[int | None, dict[str, float]] | None:
@@ -103,18 +106,29 @@ class CommandObjective:
 
     def check(self, names: Sequence[str]) -> None:
         """Raise InvalidArgumentError if a placeholder names no parameter in ``names``."""
-        unknown = sorted(self.placeholders() - set(names) - _SPECIAL)
+        unknown = sorted(
+            n for n in self.placeholders() - set(names) - _SPECIAL
+            if not n.startswith("fidelity.")
+        )
         if unknown:
             raise InvalidArgumentError(
                 f"placeholder(s) {['{' + n + '}' for n in unknown]} in the command name no "
-                f"parameter; the space has {sorted(names)} (and {sorted(_SPECIAL)})"
+                f"parameter; the space has {sorted(names)} (and {sorted(_SPECIAL)}, "
+                "fidelity.NAME)"
             )
 
-    def render(self, config: Mapping[str, Any], number: int = 0, seed: int = 0) -> list[str]:
+    def render(
+        self,
+        config: Mapping[str, Any],
+        number: int = 0,
+        seed: int = 0,
+        extra: Mapping[str, Any] | None = None,
+    ) -> list[str]:
         """The command for ``config``. A placeholder of a parameter that is absent from
         ``config`` (an inactive conditional one) drops its argument and the option before
-        it; :meth:`check` catches typos before any trial runs."""
-        values = {**config, "trial.number": number, "trial.seed": seed}
+        it; :meth:`check` catches typos before any trial runs. ``extra`` holds more
+        placeholder values (``trial.resource``, ``fidelity.NAME``...)."""
+        values = {**config, "trial.number": number, "trial.seed": seed, **(extra or {})}
         out: list[str] = []
         for arg in self.argv:
             names = _PLACEHOLDER.findall(arg)
@@ -126,13 +140,22 @@ class CommandObjective:
         return out
 
     def __call__(self, trial: TrialHandle) -> None:
-        argv = self.render(trial, trial.number, trial.seed)
+        extra: dict[str, Any] = {f"fidelity.{k}": v for k, v in trial.fidelity.items()}
+        if trial.resource is not None:
+            extra["trial.resource"] = trial.resource
+        if trial.trial_dir is not None:
+            extra["trial.dir"] = str(trial.trial_dir)
+            trial.trial_dir.mkdir(parents=True, exist_ok=True)
+        argv = self.render(trial, trial.number, trial.seed, extra)
         env = {
             **os.environ,
             **self.env,
             "TUNELAB_TRIAL_NUMBER": str(trial.number),
             "TUNELAB_SEED": str(trial.seed),
             "TUNELAB_CONFIG": json.dumps(dict(trial)),
+            "TUNELAB_RESOURCE": "" if trial.resource is None else str(trial.resource),
+            "TUNELAB_TRIAL_DIR": "" if trial.trial_dir is None else str(trial.trial_dir),
+            "TUNELAB_FIDELITY": json.dumps(trial.fidelity),
             "PYTHONUNBUFFERED": "1",
         }
         try:
