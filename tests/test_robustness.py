@@ -121,7 +121,7 @@ def test_commands_that_print_bytes_that_are_not_utf8_work():
 
 def test_sigterm_requeues_running_trials_and_exits_130(tmp_path):
     (tmp_path / "slow.py").write_text(
-        "import time\ndef f(c):\n    time.sleep(30)\n    return 1.0\n"
+        "import time\ndef f(c):\n    time.sleep(600)\n    return 1.0\n"
     )
     (tmp_path / "space.yaml").write_text("x: {type: float, low: 0, high: 1}\n")
     exe = str(Path(sys.executable).with_name("tunelab"))
