@@ -667,6 +667,11 @@ class Study(ResultsMixin):
         ``workers`` > 1 runs trials in that many local processes. ``trial_timeout`` stops
         a trial that runs longer. Trials left RUNNING by a driver that died are resumed
         first, and queued configurations run before new proposals.
+
+        With a multi-fidelity scheduler, ``n_trials`` and ``max_trials`` count
+        configurations: paused trials the scheduler promotes keep resuming until it has
+        nothing left to promote (or ``timeout`` passes). Callbacks and ``progress`` see
+        every trial that finishes, not pauses.
         """
         _check_count("n_trials", n_trials)
         _check_count("max_trials", max_trials)
