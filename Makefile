@@ -12,12 +12,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## demo: tune an MLP on scikit-learn's digits with 2 workers into ./tunelab.db
+## demo: tune an MLP on scikit-learn's digits with Hyperband over epochs (1 to 27) and
+## 2 workers into ./tunelab.db; 49 trials are one full Hyperband iteration (4 brackets)
 demo: $(STAMP)
-	$(VENV)/bin/tunelab run examples/digits_mlp.py:objective \
+	$(VENV)/bin/tunelab run examples/digits_mlp.py:objective --study digits-mlp-hyperband \
 		--space examples/digits_mlp.yaml --metric val_acc --direction max \
-		--trials 30 --workers 2 --seed 0 \
+		--trials 49 --workers 2 --seed 0 \
+		--scheduler hyperband --min-resource 1 --max-resource 27 --eta 3 \
 		--baseline '{"hidden": 128, "layers": 1, "lr": 0.001, "alpha": 0.0001, "batch_size": 128}'
+	$(VENV)/bin/tunelab fidelity digits-mlp-hyperband
 
 ## test: lint, type checks and the test suite (starts PostgreSQL if it is down)
 test: lint typecheck services unit

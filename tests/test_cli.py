@@ -235,3 +235,140 @@ def test_a_progress_bar_counts_trials_when_asked(project):
     )
     assert result.exit_code == 0, result.output
     assert "4/4" in result.output and "trial" in result.output and "best value=" in result.output
+
+
+# --------------------------------------------------------------------------- multi-fidelity
+
+MULTI_FIDELITY = textwrap.dedent(
+    """
+    def objective(trial):
+        state = trial.load_checkpoint() or {"loss": 1.0}
+        for epoch in range(trial.resumed_from + 1, (trial.resource or 9) + 1):
+            state["loss"] *= 0.5 + trial["lr"] * 5
+            decision = trial.report(epoch, loss=state["loss"])
+            if decision == "PAUSE":
+                trial.save_checkpoint(state, step=epoch)
+            if decision != "CONTINUE":
+                return
+    """
+)
+
+
+@pytest.fixture
+def mf_project(project):
+    (project / "mf.py").write_text(MULTI_FIDELITY)
+    return project
+
+
+def test_run_with_hyperband_prints_the_rung_summary_and_stores_the_scheduler(mf_project):
+    result = invoke("run", "mf.py:objective", "--space", "space.yaml", "--metric", "loss",
+                    "--trials", "17", "--seed", "0", "--scheduler", "hyperband",
+                    "--min-resource", "1", "--max-resource", "9", "--eta", "3")
+    assert result.exit_code == 0, result.output
+    assert "Hyperband(min_resource=1, max_resource=9, eta=3)" in result.output
+    assert "full trainings of 9 steps over 17 trials" in result.output
+    assert "bracket  resource  planned  reached" in result.output
+    study = tunelab.load_study("mf-objective", store="tunelab.db")
+    assert study.scheduler.spec() == {"name": "hyperband", "min_resource": 1,
+                                      "max_resource": 9, "eta": 3}
+    assert study.budget().reached(9) >= 1
+    checkpoints = mf_project / "tunelab-artifacts" / "mf-objective"
+    assert checkpoints.is_dir()  # next to tunelab.db
+
+    # rerunning without --scheduler resumes with the stored one and adds nothing
+    again = invoke("run", "mf.py:objective", "--trials", "17")
+    assert again.exit_code == 0, again.output
+    assert "Hyperband(" in again.output
+    assert len(tunelab.load_study("mf-objective", store="tunelab.db").trials) == 17
+
+
+def test_budget_and_fidelity_commands(mf_project):
+    invoke("run", "mf.py:objective", "--space", "space.yaml", "--metric", "loss",
+           "--trials", "9", "--seed", "0", "--scheduler", "asha", "--max-resource", "9")
+    budget = invoke("budget", "mf-objective")
+    assert budget.exit_code == 0, budget.output
+    assert "ASHA(min_resource=1, max_resource=9, eta=3, mode='promotion')" in budget.output
+    assert "resource consumed:" in budget.output and "full trainings of 9 steps" in budget.output
+    lines = budget.output.splitlines()
+    header = lines.index(next(line for line in lines if "planned" in line))
+    assert [line.split()[1] for line in lines[header + 1:]] == ["1", "3", "9"]
+
+    fidelity = invoke("fidelity", "mf-objective")
+    assert fidelity.exit_code == 0, fidelity.output
+    assert "fidelity agreement of 'loss' (min) over 9 configurations" in fidelity.output
+    assert "spearman" in fidelity.output and "kendall" in fidelity.output
+    rows = [line.split() for line in fidelity.output.splitlines() if line.strip()[:1].isdigit()]
+    assert [row[:2] for row in rows] == [["1", "3"], ["3", "9"]]
+
+    chosen = invoke("fidelity", "mf-objective", "--resources", "1,9")
+    assert [line.split()[:2] for line in chosen.output.splitlines()
+            if line.strip()[:1].isdigit()] == [["1", "9"]]
+    bad = invoke("fidelity", "mf-objective", "--resources", "1,x")
+    assert bad.exit_code == 2 and "'1,x' is not a comma-separated list" in bad.output
+    one = invoke("fidelity", "mf-objective", "--resources", "3")
+    assert one.exit_code == 2 and "at least two distinct steps" in one.output
+    assert "no study named 'zzz'" in invoke("budget", "zzz").output
+    assert "no study named 'zzz'" in invoke("fidelity", "zzz").output
+
+
+def test_budget_of_a_fifo_study_has_no_rungs(project):
+    invoke("run", "obj.py:objective", "--space", "space.yaml", "--trials", "2")
+    result = invoke("budget", "obj-objective")
+    assert result.exit_code == 0, result.output
+    assert "FIFOScheduler()" in result.output and "over 2 trials" in result.output
+    assert "planned" not in result.output
+
+
+def test_asha_stopping_mode_and_fifo_max_resource_are_stored(mf_project):
+    result = invoke("run", "mf.py:objective", "--space", "space.yaml", "--metric", "loss",
+                    "--trials", "6", "--scheduler", "asha", "--mode", "stopping",
+                    "--min-resource", "1", "--max-resource", "9", "--eta", "2.0",
+                    "--study", "stopping")
+    assert result.exit_code == 0, result.output
+    spec = tunelab.load_study("stopping", store="tunelab.db").scheduler.spec()
+    assert spec == {"name": "asha", "min_resource": 1, "max_resource": 9, "eta": 2,
+                    "mode": "stopping"}
+    result = invoke("run", "mf.py:objective", "--space", "space.yaml", "--metric", "loss",
+                    "--trials", "2", "--scheduler", "fifo", "--max-resource", "4",
+                    "--study", "fifo")
+    assert result.exit_code == 0, result.output
+    assert "planned" not in result.output  # no rungs, no rung summary
+    study = tunelab.load_study("fifo", store="tunelab.db")
+    assert [r.step for r in study.trial(0).reports] == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--eta", "2"], "--eta goes with --scheduler NAME (one of fifo, median, "
+                         "successive_halving, hyperband, asha, async_hyperband)"),
+        (["--min-resource", "1", "--mode", "stopping"],
+         "--min-resource and --mode go with --scheduler NAME"),
+        (["--scheduler", "hyperband", "--mode", "stopping"],
+         "--mode stopping does not apply to --scheduler hyperband; it takes --min-resource, "
+         "--max-resource, --eta"),
+        (["--scheduler", "fifo", "--eta", "2"],
+         "--eta 2 does not apply to --scheduler fifo; it takes --max-resource"),
+        (["--scheduler", "median", "--min-resource", "2"],
+         "--min-resource 2 does not apply to --scheduler median; it takes --max-resource"),
+        (["--scheduler", "hyperband", "--min-resource", "10", "--max-resource", "9"],
+         "--min-resource 10 must be <= --max-resource 9"),
+        (["--scheduler", "asha", "--min-resource", "100"],
+         "--min-resource 100 must be <= --max-resource 81 (the default of asha)"),
+        (["--scheduler", "hyperband", "--eta", "1"],
+         "Invalid value for '--eta': 1.0 is not in the range x>1."),
+        (["--scheduler", "asha", "--mode", "fast"],
+         "Invalid value for '--mode': 'fast' is not one of 'promotion', 'stopping'."),
+        (["--scheduler", "hyperband", "--max-resource", "0"],
+         "Invalid value for '--max-resource': 0 is not in the range x>=1."),
+        (["--scheduler", "bohb"], "Invalid value for '--scheduler': 'bohb' is not one of "
+                                  "'fifo', 'median', 'successive_halving', 'hyperband', "
+                                  "'asha', 'async_hyperband'."),
+    ],
+)
+def test_bad_scheduler_options_are_usage_errors(mf_project, options, message):
+    result = invoke("run", "mf.py:objective", "--space", "space.yaml", "--trials", "2",
+                    *options)
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+    assert "no studies" in invoke("studies").output  # nothing was written

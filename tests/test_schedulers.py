@@ -331,9 +331,9 @@ def test_promoted_trial_resumes_from_its_checkpoint(tmp_path, workers):
     assert study.budget().consumed == 9 * 1 + 3 * 2 + 1 * 6
     folder = study.trial_dir(2) / "checkpoints"
     assert sorted(p.name for p in folder.iterdir()) == ["step-00000009"]  # keep 1
-    for trial in study.trials:  # stopped trials' checkpoints are deleted
+    for trial in study.trials:  # stopped trials' checkpoints (and folders) are deleted
         if trial.status is TrialStatus.STOPPED:
-            assert not (study.trial_dir(trial.number) / "checkpoints").exists()
+            assert not study.trial_dir(trial.number).exists()
     assert str(study.artifact_dir).startswith(str(tmp_path / "art"))
 
 
@@ -481,3 +481,14 @@ def test_command_trials_get_the_resource_fidelity_and_folder(tmp_path):
     assert study.budget().consumed == 9 * 1 + 3 * 3 + 9
     with pytest.raises(tunelab.InvalidArgumentError, match=r"\{trial\.resorce\}"):
         CommandObjective(["prog", "{trial.resorce}"], space=study.space)
+
+
+def test_asha_ends_with_a_full_fidelity_result_when_trials_run_out():
+    """With fewer than eta results at a rung nothing would be promoted; once no new trial
+    may start, the best paused trial of each rung goes on, so a best trial exists."""
+    sim = SimulatedExecutor(1)
+    study = _study(ASHA(1, 9, 3))
+    _enqueue(study, XS[:2])  # 0.5, 0.9: rung 1 holds 2 < 3 results
+    study.optimize(_flat_curve(9), n_trials=2, executor=sim)
+    assert study.best_trial.config["x"] == 0.5 and study.best_trial.system_attrs["step"] == 9
+    assert study.trial(1).status is TrialStatus.PAUSED

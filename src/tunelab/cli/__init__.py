@@ -1,4 +1,4 @@
-"""The ``tunelab`` command line: run, studies, trials, best, export."""
+"""The ``tunelab`` command line: run, studies, trials, best, export, budget, fidelity."""
 
 from tunelab.cli._main import cli, main
 

@@ -9,6 +9,8 @@
     tunelab trials STUDY
     tunelab best STUDY
     tunelab export STUDY --format csv|json
+    tunelab budget STUDY
+    tunelab fidelity STUDY
 
 Every command takes ``--store URL`` (default: ``$TUNELAB_STORE`` or ``tunelab.db`` here).
 """
@@ -28,7 +30,9 @@ import click
 import tqdm
 
 from tunelab._errors import TunelabError
+from tunelab.analysis import fidelity_agreement
 from tunelab.cli._format import fmt_time, fmt_value, table
+from tunelab.cli._scheduler import SCHEDULER_NAMES, pauses, scheduler_from_options
 from tunelab.cli._target import (
     command_objective,
     default_study_name,
@@ -100,6 +104,16 @@ def cli(ctx: click.Context, store: str | None) -> None:
 @click.option("--searcher", type=click.Choice(["random", "sobol", "grid"]), default=None,
               help="Search algorithm [new studies: random].")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Searcher seed.")
+@click.option("--scheduler", "scheduler_name", type=click.Choice(SCHEDULER_NAMES), default=None,
+              help="How long each trial runs [new studies: fifo, every trial to the end].")
+@click.option("--min-resource", type=click.IntRange(min=1), default=None,
+              help="Steps (epochs...) at the lowest rung [scheduler's default].")
+@click.option("--max-resource", type=click.IntRange(min=1), default=None,
+              help="Steps of a full training [scheduler's default].")
+@click.option("--eta", type=click.FloatRange(min=1, min_open=True), default=None,
+              help="Reduction factor: 1/eta of the trials go on at each rung [3].")
+@click.option("--mode", type=click.Choice(["promotion", "stopping"]), default=None,
+              help="ASHA: pause and promote, or stop early [promotion].")
 @click.option("--baseline", default=None, metavar="JSON",
               help='A configuration to run first, e.g. \'{"lr": 0.01}\'.')
 @click.option("--progress/--no-progress", default=None,
@@ -119,6 +133,11 @@ def run(
     trial_timeout: float | None,
     searcher: str | None,
     seed: int | None,
+    scheduler_name: str | None,
+    min_resource: int | None,
+    max_resource: int | None,
+    eta: float | None,
+    mode: str | None,
     baseline: str | None,
     progress: bool | None,
     store: str | None,
@@ -130,9 +149,15 @@ def run(
       tunelab run train.py:objective --space space.yaml --trials 50
       tunelab run --space space.yaml --metric val_acc --direction max \\
           -- python train.py --lr {lr} --layers {layers}
+      tunelab run train.py:objective --space space.yaml --trials 49 \\
+          --scheduler hyperband --min-resource 1 --max-resource 27 --eta 3
     """
     if max_trials is None and timeout is None:
         raise click.UsageError("give --trials N or --timeout SECONDS (or both)")
+    scheduler = scheduler_from_options(scheduler_name, {
+        "--min-resource": min_resource, "--max-resource": max_resource, "--eta": eta,
+        "--mode": mode,
+    })
     baseline_config = None
     if baseline is not None:
         try:
@@ -150,6 +175,7 @@ def run(
         metric=metric,
         direction=direction,
         searcher=searcher,
+        scheduler=scheduler,
         seed=seed,
         store=_store(ctx, store),
     )
@@ -157,6 +183,10 @@ def run(
         objective = load_python_objective(args[0])
     else:
         objective = command_objective(args, study.space.names)
+        if pauses(study.scheduler):
+            click.echo(f"note: {study.scheduler.name} pauses trials and resumes them later; a "
+                       "command reads its grant from {trial.resource} and is rerun from its "
+                       "start unless it keeps a checkpoint in {trial.dir}", err=True)
     if baseline_config is not None:
         try:
             study.enqueue(baseline_config)
@@ -165,9 +195,14 @@ def run(
     click.echo(f"study {study.name!r} in {study.store.url} "
                f"({study.metric}, {study.direction}; {len(study.trials)} trials so far)", err=True)
     _optimize(study, objective, max_trials, timeout, workers, trial_timeout, progress)
+    if study.scheduler.rungs():
+        click.echo(f"{study.scheduler!r}\n{study.budget().table()}\n")
     board = study.leaderboard(5)
     if not board:
-        raise click.ClickException(f"no trial of study {study.name!r} completed")
+        paused = sum(t.status is TrialStatus.PAUSED for t in study.trials)
+        hint = (f" ({paused} paused at a rung: rerun with a larger --trials to promote them)"
+                if paused else "")
+        raise click.ClickException(f"no trial of study {study.name!r} completed{hint}")
     click.echo(_leaderboard_text(study.metric, board))
 
 
@@ -314,6 +349,46 @@ def export(
     else:
         Path(output).write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
+
+
+@cli.command()
+@click.argument("study_name", metavar="STUDY")
+@store_option
+@click.pass_context
+def budget(ctx: click.Context, study_name: str, store: str | None) -> None:
+    """Resource STUDY consumed, in steps and full-training equivalents, and how many
+    configurations each rung planned and reached."""
+    study = load_study(study_name, _store(ctx, store))
+    click.echo(f"study {study.name!r}: {study.scheduler!r}")
+    click.echo(study.budget().table())
+
+
+@cli.command()
+@click.argument("study_name", metavar="STUDY")
+@click.option("--resources", default=None, metavar="R1,R2,...",
+              help="Steps to compare, e.g. 1,3,9,27 [the scheduler's rungs, else 1,2,4,...].")
+@store_option
+@click.pass_context
+def fidelity(
+    ctx: click.Context, study_name: str, resources: str | None, store: str | None
+) -> None:
+    """Do cheap runs rank STUDY's configurations like longer ones? Rank correlations
+    (Spearman, Kendall) of the target metric between consecutive resources."""
+    steps = None
+    if resources is not None:
+        try:
+            steps = [int(part) for part in resources.split(",")]
+        except ValueError:
+            raise click.BadParameter(
+                f"{resources!r} is not a comma-separated list of integer steps, e.g. 1,3,9",
+                param_hint="--resources",
+            ) from None
+    study = load_study(study_name, _store(ctx, store))
+    try:
+        agreement = fidelity_agreement(study, steps)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--resources") from None
+    click.echo(agreement.table())
 
 
 def _csv(records: list[dict[str, Any]]) -> str:

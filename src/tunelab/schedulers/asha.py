@@ -6,6 +6,10 @@ Two forms, chosen by ``mode``:
   pauses. Whenever a worker is free, the highest rung holding a paused trial in the top
   ``1/η`` of that rung's results promotes it: the trial resumes (from its checkpoint) up
   to the next rung. With nothing to promote, a new trial starts. No worker ever waits.
+  Once the study may start no more trials (``n_trials`` reached, searcher exhausted), a
+  rung with fewer than η results also promotes its best trial, so that a study always
+  ends with a configuration trained to the maximum resource; the other paused trials
+  stay PAUSED, and a later ``optimize`` can still promote them.
 * ``"stopping"``: every trial is granted the maximum resource; at each rung it goes on
   only if it is in the top ``1/η`` of the results recorded there so far (the first
   arrivals always go on), else it stops.
@@ -113,13 +117,17 @@ class ASHA(RungScheduler):
     def record(self, track: Track, rung: int, score: float) -> None:
         bisect.insort(self._brackets[track.bracket].results[rung], (score, track.number))
 
-    def _promotable(self, bracket: _Bracket) -> tuple[int, int] | None:
-        """The best paused trial in a top 1/η, highest rung first: (number, rung)."""
+    def _promotable(self, bracket: _Bracket, drain: bool) -> tuple[int, int] | None:
+        """The best paused trial in a top 1/η, highest rung first: (number, rung). When
+        ``drain``, a rung with fewer than η results still promotes its best one."""
         for rung in range(len(bracket.rungs) - 2, -1, -1):
             if not bracket.paused[rung]:
                 continue
             results = bracket.results[rung]
-            for _score, number in results[: self._keep(len(results))]:
+            keep = self._keep(len(results))
+            if drain:
+                keep = max(keep, 1)
+            for _score, number in results[:keep]:
                 if number in bracket.paused[rung]:
                     return number, rung
         return None
@@ -127,7 +135,7 @@ class ASHA(RungScheduler):
     def next_grant(self, *, can_start: bool, resume: bool = True) -> Grant | None:
         if self.mode == "promotion" and resume:
             for s, bracket in self._brackets.items():
-                found = self._promotable(bracket)
+                found = self._promotable(bracket, drain=not can_start)
                 if found is not None:
                     number, rung = found
                     bracket.paused[rung].discard(number)

@@ -225,6 +225,12 @@ class Study(ResultsMixin):
     def _checkpoints(self, number: int) -> CheckpointFolder:
         return CheckpointFolder(self.trial_dir(number), keep=self.keep_checkpoints)
 
+    def _drop_checkpoints(self, number: int) -> None:
+        """Delete a trial's checkpoints, and its folder when nothing else is in it."""
+        self._checkpoints(number).clear()
+        with contextlib.suppress(OSError):
+            self.trial_dir(number).rmdir()
+
     # ------------------------------------------------------------------ history
 
     def _restore_scheduler(self) -> None:
@@ -301,7 +307,7 @@ class Study(ResultsMixin):
         if claimed is not None:
             trial = replace(claimed, system_attrs={**claimed.system_attrs, **attrs, "step": 0})
             if trial.attempt > 1:  # a rerun starts afresh, as its reports were dropped
-                self._checkpoints(trial.number).clear()
+                self._drop_checkpoints(trial.number)
         elif config is None:
             proposal = self.searcher.suggest(
                 self.space, self._history.values(), self._max_number + 1
@@ -540,7 +546,7 @@ class Study(ResultsMixin):
             return trial
         self._remember(trial)
         if status in (TrialStatus.STOPPED, TrialStatus.FAILED):
-            self._checkpoints(trial.number).clear()
+            self._drop_checkpoints(trial.number)
         self.scheduler.on_finish(trial)
         if status is TrialStatus.FAILED:
             logger.warning("trial %d of %r failed: %s", trial.number, self.name, outcome.error)
@@ -559,7 +565,7 @@ class Study(ResultsMixin):
             )
             assert trial is not None
             self._remember(trial)
-            self._checkpoints(number).clear()
+            self._drop_checkpoints(number)
             stopped.append(trial)
         return stopped
 
