@@ -212,7 +212,7 @@ def test_a_stop_decision_terminates_the_command():
         name = "stop-after-two"
 
         def on_report(self, trial, report):
-            return tunelab.Decision.STOP if report.step >= 1 else tunelab.Decision.CONTINUE
+            return tunelab.Decision.STOP if report.step >= 2 else tunelab.Decision.CONTINUE
 
     script = (
         "import json, time\n"
@@ -225,7 +225,7 @@ def test_a_stop_decision_terminates_the_command():
     study.optimize(CommandObjective([sys.executable, "-c", script]), n_trials=1)
     trial = study.trial(0)
     assert trial.status.value == "STOPPED"
-    assert [r.step for r in trial.reports] == [0, 1]
+    assert [r.step for r in trial.reports] == [1, 2]  # lines without a step count from 1
     assert trial.value == 0.5
 
 

@@ -492,3 +492,131 @@ def test_asha_ends_with_a_full_fidelity_result_when_trials_run_out():
     study.optimize(_flat_curve(9), n_trials=2, executor=sim)
     assert study.best_trial.config["x"] == 0.5 and study.best_trial.system_attrs["step"] == 9
     assert study.trial(1).status is TrialStatus.PAUSED
+
+
+def test_checkpoint_writes_are_atomic_and_never_prune_the_new_one(tmp_path):
+    from tunelab._checkpoint import CheckpointFolder
+
+    folder = CheckpointFolder(tmp_path, keep=1)
+    folder.save({"epoch": 5}, step=5)
+    folder.save({"epoch": 3, "note": "older step, written last"}, step=3)
+    assert folder.steps() == [3] and folder.load()["note"] == "older step, written last"
+    folder.save({"epoch": 3, "v": 2}, step=3)  # replacing a step keeps one in place
+    assert folder.load() == {"epoch": 3, "v": 2}
+    with pytest.raises(RuntimeError), folder.write(7) as scratch:
+        (scratch / "half").write_text("x")
+        raise RuntimeError("crash mid-write")
+    assert folder.steps() == [3]  # the failed write left nothing behind
+    dead = folder.root / ".tmp-step-00000009-999999999"
+    dead.mkdir()
+    folder.save({"epoch": 4}, step=4)
+    assert not dead.exists() and folder.steps() == [4]
+    with pytest.raises(tunelab.TrialError, match="JSON data or NumPy arrays"):
+        folder.save({"model": object()}, step=5)
+    with pytest.raises(tunelab.TrialError, match="step` must be an integer >= 0"):
+        folder.save({}, step=-1)
+
+
+@pytest.mark.parametrize("make", [lambda: SuccessiveHalving(1, 27, 3), lambda: Hyperband(1, 27, 3)])
+def test_reports_that_jump_past_several_rungs_still_settle(make):
+    def objective(trial):  # evaluates every 4 epochs: its first report passes rungs 1 and 3
+        for epoch in range(4, trial.resource + 4, 4):
+            epoch = min(epoch, trial.resource)
+            if trial.report(epoch, loss=trial["x"]) is not Decision.CONTINUE:
+                return
+
+    study = _study(make())
+    study.optimize(objective, n_trials=27)
+    assert all(t.status in (TrialStatus.COMPLETE, TrialStatus.STOPPED) for t in study.trials)
+    assert any(t.status is TrialStatus.COMPLETE for t in study.trials)
+
+
+def test_a_new_study_of_the_same_name_never_loads_old_checkpoints(tmp_path):
+    loaded = []
+
+    def objective(trial):
+        loaded.append(trial.load_checkpoint())
+        trial.report(1, loss=trial["x"])
+        trial.save_checkpoint({"x": trial["x"]})
+
+    for _ in range(2):  # e.g. the store file was deleted, the artifacts were not
+        db = tmp_path / "t.db"
+        db.unlink(missing_ok=True)
+        _study(None, store=str(db)).optimize(objective, n_trials=2)
+    assert loaded == [None] * 4
+    a, b = _study(None, name="same"), _study(None, name="same")  # two memory stores
+    assert a.artifact_dir != b.artifact_dir
+
+
+def test_interrupted_resume_goes_back_to_paused_with_its_checkpoint(tmp_path):
+    calls = []
+    interrupt = {"on": True}
+
+    def objective(trial):
+        state = trial.load_checkpoint() or {"epochs": 0}
+        assert state["epochs"] == trial.resumed_from
+        calls.append((trial.number, trial.resource, trial.resumed_from))
+        for epoch in range(trial.resumed_from + 1, trial.resource + 1):
+            if interrupt["on"] and trial.resource == 3 and epoch == 2:
+                raise KeyboardInterrupt  # the driver is stopped mid-promotion
+            state["epochs"] = epoch
+            decision = trial.report(epoch, loss=trial["x"])
+            trial.save_checkpoint(state, step=epoch)
+            if decision is not Decision.CONTINUE:
+                return
+
+    db = str(tmp_path / "i.db")
+    study = _study(SuccessiveHalving(1, 9, 3), store=db)
+    _enqueue(study)
+    with pytest.raises(KeyboardInterrupt):
+        study.optimize(objective, n_trials=9)
+    best = tunelab.load_study("s", store=db).trial(2)  # x = 0.1, promoted when interrupted
+    assert best.status is TrialStatus.PAUSED and [r.step for r in best.reports] == [1]
+    assert best.attempt == 2 and best.system_attrs["resource"] == 1
+    calls.clear()
+    interrupt["on"] = False
+    again = tunelab.load_study("s", store=db)
+    again.optimize(objective, n_trials=0)
+    assert (2, 3, 1) in calls  # promoted again, from its checkpoint at step 1
+    final = again.trial(2)
+    assert final.status is TrialStatus.COMPLETE
+    assert [r.step for r in final.reports] == list(range(1, 10))
+
+
+def test_target_returned_at_the_end_but_never_reported_is_what_rungs_rank():
+    def objective(trial):
+        for epoch in range(1, trial.resource + 1):
+            trial.report(epoch, train_loss=1.0)  # a side metric only
+        return {"loss": trial["x"]}
+
+    study = _study(SuccessiveHalving(1, 9, 3))
+    _enqueue(study)
+    study.optimize(objective, n_trials=9)
+    assert study.best_trial.config["x"] == 0.1
+    assert {t.config["x"] for t in study.trials if t.system_attrs["step"] >= 3} == {
+        0.1, 0.2, 0.3}
+
+
+def test_ask_lets_paused_trials_go_on_when_the_searcher_is_exhausted():
+    study = Study("g", Space(x=tunelab.Categorical([0.1, 0.2, 0.3])), metric="loss",
+                  store="memory", searcher="grid", scheduler=SuccessiveHalving(1, 3, 3))
+    for _ in range(3):
+        handle = study.ask()
+        handle.report(1, loss=handle["x"])
+        study.tell(handle)
+    promoted = study.ask()  # the grid is exhausted, the rung's best goes on
+    assert promoted["x"] == 0.1 and promoted.resource == 3
+    promoted.report(3, loss=0.05)
+    study.tell(promoted)
+    with pytest.raises(tunelab.SearchExhausted):
+        study.ask()
+    assert Counter(t.status for t in study.trials) == {
+        TrialStatus.COMPLETE: 1, TrialStatus.STOPPED: 2}
+
+
+def test_fidelity_needs_a_resource_range():
+    with pytest.raises(tunelab.InvalidArgumentError, match="has no max_resource"):
+        _study(None, fidelity={"subset": Axis(0.1, 1.0)})
+    study = _study(tunelab.FIFOScheduler(max_resource=9), fidelity={"subset": Axis(0.1, 1.0)})
+    study.optimize(lambda t: {"loss": t.fidelity["subset"]}, n_trials=1)
+    assert study.trials[0].value == 1.0

@@ -102,10 +102,12 @@ class CheckpointFolder:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         final = self.path(step)
-        if final.exists():
-            shutil.rmtree(final)
+        old = self.root / f".old-step-{step:08d}-{os.getpid()}"
+        if final.exists():  # replaced: keep the old one until the new one is in place
+            os.replace(final, old)
         os.replace(tmp, final)
-        self.prune()
+        shutil.rmtree(old, ignore_errors=True)
+        self.prune(keep_step=step)
 
     def save(self, state: Mapping[str, Any], step: int) -> None:
         """Save a dict of plain values and NumPy arrays (no pickle)."""
@@ -133,14 +135,33 @@ class CheckpointFolder:
             if arrays:
                 np.savez(folder / _ARRAYS, **arrays)  # type: ignore[arg-type]
 
-    def prune(self) -> None:
-        """Delete all but the newest ``keep`` checkpoints."""
-        for step in self.steps()[: max(len(self.steps()) - self.keep, 0)]:
+    def prune(self, keep_step: int | None = None) -> None:
+        """Delete all but the newest ``keep`` checkpoints (always keeping ``keep_step``,
+        the one just written), and leftovers of interrupted writes."""
+        steps = [s for s in self.steps() if s != keep_step]
+        room = self.keep - (keep_step is not None)
+        for step in steps[: max(len(steps) - room, 0)]:
             shutil.rmtree(self.path(step), ignore_errors=True)
+        for entry in self.root.glob(".*-step-*"):
+            pid = entry.name.rsplit("-", 1)[-1]
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(entry, ignore_errors=True)
 
     def clear(self) -> None:
         """Delete every checkpoint of the trial."""
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _plain(obj: Any) -> Any:

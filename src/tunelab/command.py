@@ -2,7 +2,8 @@
 
 The program's arguments may hold placeholders such as ``{lr}``; each is replaced by the
 sampled value. The program prints metrics as JSON lines — ``{"step": 3, "val_acc": 0.91}``
-— and anything else it prints is passed through untouched. Placeholders ``{trial.number}``
+(lines without a ``step`` are numbered 1, 2, 3...) — and anything else it prints is
+passed through untouched. Placeholders ``{trial.number}``
 and ``{trial.seed}`` give the trial's number and seed, ``{trial.resource}`` the resource
 the scheduler granted (train until this step), ``{trial.dir}`` the trial's artifact folder
 (for the program's own checkpoints) and ``{fidelity.NAME}`` the value of a fidelity axis;
@@ -177,7 +178,8 @@ class CommandObjective:
         drain = threading.Thread(target=_drain, args=(process.stderr, stderr_tail, self.echo))
         drain.daemon = True
         drain.start()
-        step = -1
+        step = 0
+        printed = False
         try:
             assert process.stdout is not None
             for line in process.stdout:
@@ -188,6 +190,7 @@ class CommandObjective:
                     continue
                 given, metrics = parsed
                 step = given if given is not None else step + 1
+                printed = True
                 if trial.report(step, **metrics) is not Decision.CONTINUE:
                     _terminate(process)
                     return None
@@ -202,7 +205,7 @@ class CommandObjective:
                 f"command {argv[0]!r} exited with code {code}"
                 + (f"; stderr ends with:\n{tail}" if tail else "")
             )
-        if step < 0:
+        if not printed:
             raise TrialError(
                 f"command {argv[0]!r} finished without printing a JSON line of metrics "
                 '(such as {"step": 1, "val_acc": 0.9}) on standard output'

@@ -200,6 +200,7 @@ class TrialHandle(dict[str, Any]):
         fidelity: Mapping[str, float | int] | None = None,
         trial_dir: str | os.PathLike[str] | None = None,
         keep_checkpoints: int = 1,
+        last_step: int = 0,
     ) -> None:
         super().__init__(config)
         self.number = number
@@ -217,7 +218,7 @@ class TrialHandle(dict[str, Any]):
         self._keep = keep_checkpoints
         self._reporter = reporter
         self._last: dict[str, float] = {}
-        self._last_step = 0
+        self._last_step = last_step  # a resumed run starts where the trial paused
         self._decision = Decision.CONTINUE
 
     @property
@@ -277,6 +278,7 @@ class TrialHandle(dict[str, Any]):
         if step is None:
             return None
         self.resumed_from = step
+        self._last_step = max(self._last_step, step)
         return folder.path(step)
 
     def load_checkpoint(self) -> dict[str, Any] | None:
@@ -286,6 +288,7 @@ class TrialHandle(dict[str, Any]):
         state = folder.load()
         if state is not None:
             self.resumed_from = folder.latest_step() or 0
+            self._last_step = max(self._last_step, self.resumed_from)
         return state
 
     def report(self, step: int, **metrics: float) -> Decision:

@@ -73,6 +73,7 @@ class Job:
             fidelity=self.fidelity,
             trial_dir=self.trial_dir,
             keep_checkpoints=self.keep_checkpoints,
+            last_step=self.resume_step,
         )
 
 
@@ -85,8 +86,9 @@ class Outcome:
     metrics: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     traceback: str | None = None
-    #: The step of the checkpoint the run resumed from (0: it started from scratch).
-    resumed_from: int = 0
+    #: The step of the checkpoint the run resumed from (0: it started from scratch; None:
+    #: unknown, as when the worker died).
+    resumed_from: int | None = None
 
 
 def run_objective(

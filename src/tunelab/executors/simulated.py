@@ -140,8 +140,10 @@ class SimulatedExecutor(Executor):
         sim = _SimTrial(job, curve, first, self.now, last)
         self._trials[job.trial_id] = sim
         self.log.append((self.now, job.number, "resume" if first else "start", first))
-        if first >= len(curve):  # nothing left to replay
-            self._done.append(self._end(job.trial_id, Decision.CONTINUE))
+        if first >= len(curve):  # nothing left to replay: the curve ended where it paused
+            assert self._on_report is not None
+            decision = self._on_report(job.trial_id, len(curve), dict(sim.last))
+            self._done.append(self._end(job.trial_id, decision))
             return
         self._push(self.now + curve[first].seconds, job.trial_id)
 

@@ -94,6 +94,12 @@ class Scheduler(ABC):
         bracket = trial.system_attrs.get("bracket", 0)
         return bracket if isinstance(bracket, int) and not isinstance(bracket, bool) else 0
 
+    def owns(self, trial: Trial) -> bool:
+        """Whether ``trial`` ran under a scheduler of this kind (its bracket and grant
+        mean something here); trials from before a scheduler change do not."""
+        recorded = trial.system_attrs.get("scheduler")
+        return recorded is None or recorded == self.name
+
     def spec(self) -> dict[str, Any]:
         return {"name": self.name}
 

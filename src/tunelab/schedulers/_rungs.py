@@ -131,12 +131,13 @@ class RungScheduler(Scheduler):
         value = report.metrics.get(self.metric)
         if value is not None:
             track.score = self.score(value)
+        if track.score is None:
+            return []  # no value to rank yet: the rung counts once the target arrives
         reached = []
         while track.next_rung < len(track.rungs) and report.step >= track.rungs[track.next_rung]:
             rung = track.next_rung
             track.next_rung += 1
-            score = track.score if track.score is not None else math.inf
-            self.record(track, rung, score)
+            self.record(track, rung, track.score)
             reached.append(rung)
         return reached
 
@@ -156,7 +157,7 @@ class RungScheduler(Scheduler):
         their reports, states from their statuses."""
         self.reset()
         for trial in trials:
-            if trial.status is TrialStatus.WAITING:
+            if trial.status is TrialStatus.WAITING or not self.owns(trial):
                 continue
             grant_resource = trial.system_attrs.get("resource")
             grant = Grant(

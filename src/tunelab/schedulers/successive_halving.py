@@ -121,17 +121,20 @@ class _SynchronousHalving(RungScheduler):
             entered = bracket.entered[rung]
             if any(self.tracks[n].state in ("running", "promoted") for n in entered):
                 return
+            # paused here, or further up when a report jumped past several rungs
             candidates = sorted(
                 (bracket.results[rung][n], n)
                 for n in entered
                 if n in bracket.results[rung] and self.tracks[n].state == "paused"
-                and self.tracks[n].reached == rung
+                and self.tracks[n].reached >= rung and n not in bracket.entered[rung + 1]
             )
             wanted = bracket.planned(rung + 1) - len(bracket.entered[rung + 1])
             chosen = candidates[: max(wanted, 0)]
             for _score, number in chosen:
-                bracket.to_resume.append((number, rung + 1))
                 bracket.entered[rung + 1].add(number)
+                if self.tracks[number].reached >= rung + 1:
+                    continue  # already there: it waits for that rung's decision
+                bracket.to_resume.append((number, rung + 1))
                 self.tracks[number].state = "promoted"
             self._to_stop.extend(n for _s, n in candidates[len(chosen):])
             bracket.settled += 1

@@ -220,6 +220,19 @@ class Store(ABC):
         any last reports (one transaction). None if it was taken over meanwhile."""
 
     @abstractmethod
+    def set_trial_system_attrs(self, trial_id: int, attrs: dict[str, Any]) -> None:
+        """Replace a trial's system attributes (scheduler bookkeeping)."""
+
+    @abstractmethod
+    def repause_trial(
+        self, trial_id: int, *, expected_worker: str | None, step: int,
+        system_attrs: dict[str, Any],
+    ) -> bool:
+        """Put a RUNNING trial owned by ``expected_worker`` that was resumed from a pause
+        back to PAUSED (``attempt`` + 1), dropping the reports after ``step`` (those of
+        the interrupted run). False if the trial moved on meanwhile."""
+
+    @abstractmethod
     def resume_trial(
         self, trial_id: int, *, worker: str, system_attrs: dict[str, Any]
     ) -> Trial | None:

@@ -271,6 +271,31 @@ class MemoryStore(Store):
                 self._by_id[trial_id][0],
             )
 
+    def set_trial_system_attrs(self, trial_id: int, attrs: dict[str, Any]) -> None:
+        attrs = loads(dumps(attrs))
+        with self._lock:
+            trial = self._get(trial_id)
+            self._put(replace(trial, system_attrs=attrs), self._by_id[trial_id][0])
+
+    def repause_trial(
+        self, trial_id: int, *, expected_worker: str | None, step: int,
+        system_attrs: dict[str, Any],
+    ) -> bool:
+        with self._lock:
+            if trial_id not in self._by_id:
+                return False
+            trial = self._get(trial_id)
+            if trial.status is not TrialStatus.RUNNING or trial.worker != expected_worker:
+                return False
+            kept = [r for r in self._reports.get(trial_id, []) if r.step <= step]
+            self._reports[trial_id] = kept
+            self._put(
+                replace(trial, status=TrialStatus.PAUSED, worker=None, heartbeat_at=None,
+                        attempt=trial.attempt + 1, system_attrs=loads(dumps(system_attrs))),
+                self._by_id[trial_id][0],
+            )
+            return True
+
     def resume_trial(
         self, trial_id: int, *, worker: str, system_attrs: dict[str, Any]
     ) -> Trial | None:

@@ -649,6 +649,37 @@ class SQLStore(Store):
             reports_rows=self._report_rows(trial_id, reports),
         )
 
+    def set_trial_system_attrs(self, trial_id: int, attrs: dict[str, Any]) -> None:
+        encoded = dumps(attrs)
+        self._run(lambda c: c.execute(
+            update(trials).where(trials.c.id == trial_id).values(system_attrs=encoded)))
+
+    def repause_trial(
+        self, trial_id: int, *, expected_worker: str | None, step: int,
+        system_attrs: dict[str, Any],
+    ) -> bool:
+        t = trials
+        encoded = dumps(system_attrs)
+
+        def repause(conn: Connection) -> bool:
+            row = conn.execute(
+                select(t.c.status, t.c.worker, t.c.attempt).where(t.c.id == trial_id)
+                .with_for_update()
+            ).first()
+            if row is None or row[0] != TrialStatus.RUNNING.value or row[1] != expected_worker:
+                return False
+            conn.execute(delete(reports).where(reports.c.trial_id == trial_id,
+                                               reports.c.step > step))
+            conn.execute(
+                update(t).where(t.c.id == trial_id).values(
+                    status=TrialStatus.PAUSED.value, worker=None, heartbeat_at=None,
+                    attempt=row[2] + 1, system_attrs=encoded,
+                )
+            )
+            return True
+
+        return self._run(repause)
+
     def resume_trial(
         self, trial_id: int, *, worker: str, system_attrs: dict[str, Any]
     ) -> Trial | None:

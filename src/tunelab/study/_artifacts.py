@@ -2,7 +2,7 @@
 
 The root is, in order: the ``artifacts`` argument, ``$TUNELAB_ARTIFACTS``, the folder
 next to an SQLite store (``runs/tunelab.db`` -> ``runs/tunelab-artifacts``), a temporary
-folder for in-memory stores (removed when the process exits), else
+folder per in-memory store (removed when the process exits), else
 ``./tunelab-artifacts``. A study's folder name is derived from its name with every
 character outside ``[A-Za-z0-9_-]`` replaced, plus a hash when anything was replaced, so
 no study name can point outside the root.
@@ -25,15 +25,16 @@ from tunelab.store import Store
 __all__ = ["artifact_root", "study_folder"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
-_memory_root: Path | None = None
 
 
-def _temporary_root() -> Path:
-    global _memory_root
-    if _memory_root is None:
-        _memory_root = Path(tempfile.mkdtemp(prefix="tunelab-artifacts-"))
-        atexit.register(shutil.rmtree, _memory_root, True)
-    return _memory_root
+def _temporary_root(store: Store) -> Path:
+    """A temporary folder of this store object's own (removed at exit)."""
+    root: Path | None = getattr(store, "_tunelab_artifacts", None)
+    if root is None:
+        root = Path(tempfile.mkdtemp(prefix="tunelab-artifacts-"))
+        atexit.register(shutil.rmtree, root, True)
+        store._tunelab_artifacts = root  # type: ignore[attr-defined]
+    return root
 
 
 def artifact_root(store: Store, artifacts: str | os.PathLike[str] | None = None) -> Path:
@@ -44,14 +45,14 @@ def artifact_root(store: Store, artifacts: str | os.PathLike[str] | None = None)
     if env:
         return Path(env).expanduser().absolute()
     if store.url == "memory":
-        return _temporary_root()
+        return _temporary_root(store)
     try:
         url = make_url(store.url)
     except Exception:
         return Path.cwd() / "tunelab-artifacts"
     if url.get_backend_name() == "sqlite":
         if not url.database or url.database == ":memory:":
-            return _temporary_root()
+            return _temporary_root(store)
         db = Path(url.database).expanduser().absolute()
         return db.parent / f"{db.stem}-artifacts"
     return Path.cwd() / "tunelab-artifacts"

@@ -91,7 +91,8 @@ def budget_summary(trials: Sequence[Trial], scheduler: Scheduler) -> BudgetSumma
     for info in scheduler.rungs():
         reached = sum(
             1 for t in ran
-            if scheduler.bracket_of(t) == info.bracket and max_step_of(t) >= info.resource
+            if scheduler.owns(t) and scheduler.bracket_of(t) == info.bracket
+            and max_step_of(t) >= info.resource
         )
         rungs.append(RungCount(info.bracket, info.resource, info.planned, reached))
     return BudgetSummary(

@@ -59,6 +59,7 @@ class _Live:
     pending: list[Report] = field(default_factory=list)
     last: dict[str, float] = field(default_factory=dict)
     reports: int = 0  # reports in this run
+    first_step: int | None = None  # the first step reported in this run
     max_step: int = 0
     decision: Decision = Decision.CONTINUE
 
@@ -191,6 +192,12 @@ class Study(ResultsMixin):
                 searcher=self.searcher.spec(),
                 scheduler=self.scheduler.spec(),
             )
+        if self.fidelity and self.scheduler.max_resource is None:
+            raise InvalidArgumentError(
+                f"`fidelity` axes map a scheduler's resource range, but {self.scheduler!r} "
+                "has no max_resource; give the scheduler one (e.g. FIFOScheduler(max_resource="
+                "27)) or use a multi-fidelity scheduler"
+            )
         self._record = record
         self.metric: str = record.metric
         self.direction: str = record.direction
@@ -236,7 +243,19 @@ class Study(ResultsMixin):
     def _restore_scheduler(self) -> None:
         """Rebuild the scheduler's bookkeeping from the store (all drivers' trials)."""
         if self.scheduler.needs_history:
-            self.scheduler.restore(self.store.get_trials(self._record.id, with_reports=True))
+            trials = self.store.get_trials(self._record.id, with_reports=True)
+            self.scheduler.restore(trials)
+        else:
+            trials = self.store.get_trials(self._record.id, statuses=[TrialStatus.PAUSED])
+        foreign = [t.number for t in trials
+                   if t.status is TrialStatus.PAUSED and not (
+                       self.scheduler.needs_history and self.scheduler.owns(t))]
+        if foreign:
+            logger.warning(
+                "study %r: trials %s were paused by another scheduler and stay PAUSED under "
+                "%r; resume the study with that scheduler to promote them",
+                self.name, foreign, self.scheduler,
+            )
 
     def _refresh(self) -> None:
         self._history = {}
@@ -287,7 +306,8 @@ class Study(ResultsMixin):
     # ------------------------------------------------------------------ ask / tell
 
     def _grant_attrs(self, grant: Grant) -> dict[str, Any]:
-        return {"bracket": grant.bracket, "resource": grant.resource}
+        return {"scheduler": self.scheduler.name, "bracket": grant.bracket,
+                "resource": grant.resource}
 
     def _start_trial(
         self, config: Mapping[str, Any] | None = None, grant: Grant | None = None
@@ -306,8 +326,7 @@ class Study(ResultsMixin):
         attrs = self._grant_attrs(grant)
         if claimed is not None:
             trial = replace(claimed, system_attrs={**claimed.system_attrs, **attrs, "step": 0})
-            if trial.attempt > 1:  # a rerun starts afresh, as its reports were dropped
-                self._drop_checkpoints(trial.number)
+            self.store.set_trial_system_attrs(trial.id, trial.system_attrs)
         elif config is None:
             proposal = self.searcher.suggest(
                 self.space, self._history.values(), self._max_number + 1
@@ -325,6 +344,9 @@ class Study(ResultsMixin):
                 system_attrs=attrs,
             )
         self._remember(trial)
+        # A fresh start never sees files left by a run that was dropped, or by an older
+        # study of the same name whose store was deleted.
+        self._checkpoints(trial.number).clear()
         live = _Live(trial, grant)
         self._live[trial.id] = live
         self.scheduler.on_start(trial, grant)
@@ -399,7 +421,12 @@ class Study(ResultsMixin):
             grant = self.scheduler.next_grant(can_start=True, resume=False)
             live = self._start_trial(config, grant or Grant(self.scheduler.max_resource))
         else:
-            found = self._next(True)
+            try:
+                found = self._next(True)
+            except SearchExhausted:
+                found = self._next(False)  # no new configurations: paused ones may go on
+                if found is None:
+                    raise
             if found is None:  # pragma: no cover - every scheduler starts trials when allowed
                 raise TunelabError(f"scheduler {self.scheduler!r} started no trial")
             live = found
@@ -438,7 +465,7 @@ class Study(ResultsMixin):
         number = trial if isinstance(trial, int) else trial.number
         live = self._live_by_number(number)
         reported = dict(live.last)
-        resumed = trial.resumed_from if isinstance(trial, TrialHandle) else live.resume_step
+        resumed = trial.resumed_from if isinstance(trial, TrialHandle) else None
         if failed:
             reason = failed if isinstance(failed, str) else "marked failed by tell()"
             outcome = Outcome(live.trial.id, TrialStatus.FAILED, reported, reason,
@@ -467,6 +494,8 @@ class Study(ResultsMixin):
         live.pending.append(report)
         live.last.update(metrics)
         live.reports += 1
+        if live.first_step is None:
+            live.first_step = step
         live.max_step = max(live.max_step, step)
         if live.decision is Decision.CONTINUE:  # once told to stop or pause, it stays told
             live.decision = self.scheduler.on_report(live.trial, report)
@@ -489,13 +518,15 @@ class Study(ResultsMixin):
         grant = live.grant.resource
         if (
             status is TrialStatus.COMPLETE
-            and live.reports == 0
             and grant is not None
             and self.metric in outcome.metrics
+            and self.metric not in live.last
         ):
-            # A run that returns its value at the granted fidelity without reporting steps
-            # (a data subset, a smaller model): the value counts as the report at `grant`.
-            self._on_report(live.trial.id, grant, {self.metric: outcome.metrics[self.metric]})
+            # A run that returns its value without reporting it: at the granted fidelity
+            # (a data subset, a smaller model: no steps reported), or after reporting
+            # other metrics per step. The value counts as the report of its last step.
+            step = live.max_step if live.reports else grant
+            self._on_report(live.trial.id, step, {self.metric: outcome.metrics[self.metric]})
             status = _STATUS_AFTER[live.decision]
         top = self.scheduler.max_resource
         if status is TrialStatus.STOPPED and top is not None and live.max_step >= top:
@@ -511,7 +542,12 @@ class Study(ResultsMixin):
         if value is not None and not math.isfinite(value):
             value = None
         before = live.trial.system_attrs
-        used = max(0, live.max_step - outcome.resumed_from) if live.reports else 0
+        # Steps this run consumed: from the checkpoint it resumed from; when the worker
+        # died before saying, from where its reports began.
+        base = outcome.resumed_from
+        if base is None:
+            base = (live.first_step or 1) - 1
+        used = max(0, live.max_step - base) if live.reports else 0
         attrs = {
             **before,
             **self._grant_attrs(live.grant),
@@ -594,9 +630,7 @@ class Study(ResultsMixin):
                     status=TrialStatus.FAILED,
                     error=f"interrupted {trial.attempt} times; last: {reason}",
                 )
-            elif not self.store.requeue_trial(
-                trial.id, expected_worker=trial.worker, reason=reason
-            ):
+            elif not self._put_back(trial, trial.worker, reason):
                 continue
             recovered.append(trial.number)
         if recovered:
@@ -614,12 +648,21 @@ class Study(ResultsMixin):
                         error=f"interrupted {live.trial.attempt} times; last: {reason}",
                     )
                     continue
-                self.store.requeue_trial(
-                    live.trial.id, expected_worker=self._worker_id, reason=reason
-                )
+                self._put_back(live.trial, self._worker_id, reason)
             except Exception:  # pragma: no cover - the store itself is failing
                 logger.exception("could not requeue trial %d", live.trial.number)
         self._live.clear()
+
+    def _put_back(self, trial: Trial, worker: str | None, reason: str) -> bool:
+        """Undo an interrupted run: a trial resumed from a pause goes back to PAUSED at the
+        step it had reached (its checkpoint is kept); a fresh one is queued again."""
+        step = int(trial.system_attrs.get("step", 0))
+        if step > 0:
+            attrs = {**trial.system_attrs, "resource": step, "requeued": reason}
+            return self.store.repause_trial(
+                trial.id, expected_worker=worker, step=step, system_attrs=attrs
+            )
+        return self.store.requeue_trial(trial.id, expected_worker=worker, reason=reason)
 
     def _heartbeat(self, force: bool = False) -> None:
         if force or time.monotonic() - self._last_heartbeat >= _liveness.HEARTBEAT_INTERVAL:
