@@ -724,7 +724,9 @@ class Study(ResultsMixin):
         """
         _check_count("n_trials", n_trials)
         _check_count("max_trials", max_trials)
-        if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
+        ):
             raise InvalidArgumentError(f"`timeout` must be a number > 0; got {timeout!r}")
         if not callable(objective):
             raise InvalidArgumentError(f"`objective` must be callable; got {objective!r}")
@@ -819,8 +821,14 @@ def _check_count(name: str, value: object) -> None:
         raise InvalidArgumentError(f"`{name}` must be an integer >= 0 or None; got {value!r}")
 
 
-def load_study(name: str, store: Store | str | os.PathLike[str] | None = None) -> Study:
-    """Open an existing study (raises :class:`StudyNotFoundError` when there is none)."""
+def load_study(
+    name: str,
+    store: Store | str | os.PathLike[str] | None = None,
+    *,
+    artifacts: str | os.PathLike[str] | None = None,
+) -> Study:
+    """Open an existing study (raises :class:`StudyNotFoundError` when there is none).
+    ``artifacts`` is the folder the study was created with, if not the default."""
     opened = open_store(store)
     opened.get_study(name)  # a clear "no study named ..." before anything else
-    return Study(name, store=opened)
+    return Study(name, store=opened, artifacts=artifacts)
