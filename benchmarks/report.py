@@ -4,6 +4,7 @@ Usage::
 
     python -m benchmarks.report --data docs/benchmarks/data/search-quick.json.gz
                                 [--out docs/benchmarks]
+    python -m benchmarks.report --data docs/benchmarks/data/multi-fidelity.json.gz
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.harness.report import write_report
+from benchmarks.harness.report import write_any_report
 from benchmarks.harness.results import load
 
 
@@ -27,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     data = load(args.data)
     out = args.out if args.out is not None else args.data.resolve().parent.parent
-    path = write_report(data, out, data_path=str(args.data))
+    path = write_any_report(data, out, data_path=str(args.data))
     print(path)
     return 0
 

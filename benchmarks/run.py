@@ -2,12 +2,14 @@
 
 Usage::
 
-    python -m benchmarks.run --suite smoke|quick|full [--seeds N] [--families a,b]
+    python -m benchmarks.run --suite smoke|quick|full|mf [--seeds N] [--families a,b]
                              [--methods m1,m2] [--jobs 2] [--out docs/benchmarks]
 
 Writes ``OUT/data/search-<suite>.json.gz`` (everything, for rebuilding reports),
-``OUT/data/search-<suite>-traces.csv.gz`` (one row per finished trial),
-``OUT/search-<suite>.md`` and its plots in ``OUT/img/``.
+``OUT/data/search-<suite>-traces.csv.gz`` (one row per trace point),
+``OUT/search-<suite>.md`` and its plots in ``OUT/img/``. The multi-fidelity suite
+(``--suite mf``) writes ``multi-fidelity.json.gz``, ``multi-fidelity-traces.csv.gz`` and
+``OUT/multi-fidelity.md`` instead.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 from benchmarks.harness import results
 from benchmarks.harness.methods import METHODS
-from benchmarks.harness.report import write_report
+from benchmarks.harness.report import write_any_report
 from benchmarks.harness.runner import RunResult, run_many
 from benchmarks.harness.suites import SUITES, plan
 from benchmarks.problems import FAMILIES
@@ -92,11 +94,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         wall_seconds=round(wall, 1),
         families=sorted({p.family for p in the_plan.problems}),
     )
+    suite = the_plan.suite
     json_path, csv_path, data = results.save(
         args.out / "data", args.suite, meta, problem_records, runs, the_plan.skipped,
-        the_plan.missing_families, the_plan.methods,
+        the_plan.missing_families, the_plan.methods, incumbent=suite.incumbent,
+        slug=suite.file_slug, report=suite.report,
     )
-    report = write_report(data, args.out, data_path=_display(json_path))
+    report = write_any_report(data, args.out, data_path=_display(json_path))
     failed = sum(r.status != "ok" for r in runs)
     say(f"[bench] {len(runs)} runs in {wall:.1f} s ({failed} failed)")
     say(f"[bench] data:   {json_path}\n[bench] traces: {csv_path}\n[bench] report: {report}")

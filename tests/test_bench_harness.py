@@ -266,7 +266,7 @@ def test_peer_loop_replays_like_the_simulated_executor() -> None:
     points: list[tuple[float | None, int, float]] = []
     run_peer_loop(_NoStop(problem.space, 7), problem, 7, 40, 3,
                   lambda c, s: list(problem.evaluate(c, s)),
-                  lambda v, steps, now: points.append((v, steps, now)))
+                  lambda v, steps, now, ran: points.append((v, steps, now)))
     assert [p[1] for p in points] == tunelab.trace.steps
     assert [p[2] for p in points] == pytest.approx(tunelab.trace.seconds)
     assert len(points) == tunelab.trials
@@ -277,7 +277,7 @@ def test_peer_loop_counts_steps_of_stopped_trials() -> None:
     points: list[tuple[float | None, int, float]] = []
     run_peer_loop(_SearcherPeer(problem.space, 0), problem, 0, 30, 1,
                   lambda c, s: list(problem.evaluate(c, s)),
-                  lambda v, steps, now: points.append((v, steps, now)))
+                  lambda v, steps, now, ran: points.append((v, steps, now)))
     # one worker: trials 3, 6... stop after 2 steps, the others run all 6
     lengths = np.diff([0] + [p[1] for p in points])
     assert list(lengths[:6]) == [6, 6, 2, 6, 6, 2]

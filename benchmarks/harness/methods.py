@@ -1,10 +1,14 @@
 """The methods the harness compares: tunelab's searchers and the peers' optimizers.
 
 A :class:`Method` says what it is, which problems it applies to, and whether its tool is
-installed here. tunelab methods give a :class:`~tunelab.Searcher` (they run through
-``Study.optimize`` with the simulated executor); peer methods give a
-:class:`PeerOptimizer`, an ask/report/tell adapter that the runner drives with the same
-event-driven simulated clock.
+installed here. tunelab methods give a :class:`~tunelab.Searcher` and, for the
+multi-fidelity ones, a :class:`~tunelab.Scheduler` (they run through ``Study.optimize``
+with the simulated executor); peer methods give a :class:`PeerOptimizer`, an
+ask/report/tell adapter that the runner drives with the same event-driven simulated clock.
+
+tunelab's multi-fidelity methods pair the random searcher with a scheduler at
+``min_resource=1``, ``max_resource`` = the problem's number of steps and ``eta=3``
+(MedianStopping: its defaults, ``max_resource`` = the number of steps).
 
 Peers keep their documented defaults, with these exceptions, all stated in the report:
 
@@ -35,7 +39,18 @@ from benchmarks.harness.spaces import (
     to_configspace,
 )
 from benchmarks.problems.base import Problem
-from tunelab import GridSearcher, RandomSearcher, Searcher, SobolSearcher
+from tunelab import (
+    ASHA,
+    AsyncHyperband,
+    GridSearcher,
+    Hyperband,
+    MedianStopping,
+    RandomSearcher,
+    Scheduler,
+    Searcher,
+    SobolSearcher,
+    SuccessiveHalving,
+)
 from tunelab.searchers.grid import MAX_GRID
 from tunelab.space import Config
 
@@ -121,6 +136,10 @@ class Method:
     make_peer: Callable[[Problem, int, int, int], PeerOptimizer] | None = field(
         default=None, repr=False, compare=False
     )
+    #: tunelab only: the scheduler of a run ``(problem, seed, budget)``; None: FIFO.
+    make_scheduler: Callable[[Problem, int, int], Scheduler] | None = field(
+        default=None, repr=False, compare=False
+    )
     #: A further applicability check: the reason it does not apply, or None.
     check: Callable[[Problem], str | None] | None = field(
         default=None, repr=False, compare=False
@@ -178,6 +197,32 @@ def _tunelab_grid(problem: Problem, seed: int, budget: int) -> Searcher:
     n_configs = max(1, budget // max(problem.max_steps, 1))
     points = grid_points_for_budget(problem.space, n_configs)
     return GridSearcher(points=points, shuffle=True, seed=seed)
+
+
+#: The reduction factor of tunelab's rung schedulers in the benchmark.
+ETA = 3
+
+
+def _scheduler(kind: str) -> Callable[[Problem, int, int], Scheduler]:
+    """tunelab's scheduler ``kind`` for a problem: resource 1 .. max_steps, eta 3."""
+
+    def make(problem: Problem, seed: int, budget: int) -> Scheduler:
+        top = int(problem.max_steps)
+        if kind == "sh":
+            return SuccessiveHalving(1, top, ETA)
+        if kind == "hyperband":
+            return Hyperband(1, top, ETA)
+        if kind == "asha":
+            return ASHA(1, top, ETA, mode="promotion")
+        if kind == "asha-stop":
+            return ASHA(1, top, ETA, mode="stopping")
+        if kind == "async-hb":
+            return AsyncHyperband(1, top, ETA, mode="promotion")
+        if kind == "median":
+            return MedianStopping(max_resource=top)
+        raise KeyError(kind)
+
+    return make
 
 
 # --------------------------------------------------------------------------- Optuna
@@ -346,6 +391,30 @@ _ALL = [
         make_searcher=_tunelab_grid,
         check=_grid_check,
     ),
+    *(
+        Method(
+            f"tunelab-{kind}",
+            "tunelab",
+            what,
+            multi_fidelity=True,
+            make_searcher=_tunelab_random,
+            make_scheduler=_scheduler(kind),
+        )
+        for kind, what in (
+            ("sh", "RandomSearcher + SuccessiveHalving (synchronous; eta=3, resource "
+                   "1..max_steps, n_configs = eta^s_max)"),
+            ("hyperband", "RandomSearcher + Hyperband (synchronous brackets s_max..0; eta=3, "
+                          "resource 1..max_steps)"),
+            ("asha", "RandomSearcher + ASHA, promotion form (paused trials resume from their "
+                     "checkpoint; eta=3, resource 1..max_steps)"),
+            ("asha-stop", "RandomSearcher + ASHA, stopping form (eta=3, resource "
+                          "1..max_steps)"),
+            ("async-hb", "RandomSearcher + AsyncHyperband, promotion form (eta=3, resource "
+                         "1..max_steps)"),
+            ("median", "RandomSearcher + MedianStopping (grace_period=1, min_samples=3, "
+                       "max_resource=max_steps)"),
+        )
+    ),
     Method("optuna-random", "optuna", "RandomSampler", ("optuna",), make_peer=_optuna("random")),
     Method("optuna-tpe", "optuna", "TPESampler (defaults)", ("optuna",), make_peer=_optuna("tpe")),
     Method(
@@ -382,6 +451,30 @@ _ALL = [
         ("optuna",),
         multi_fidelity=True,
         make_peer=_optuna("tpe", "hyperband"),
+    ),
+    Method(
+        "optuna-random-median",
+        "optuna",
+        "RandomSampler + MedianPruner (defaults)",
+        ("optuna",),
+        multi_fidelity=True,
+        make_peer=_optuna("random", "median"),
+    ),
+    Method(
+        "optuna-random-sha",
+        "optuna",
+        "RandomSampler + SuccessiveHalvingPruner (defaults)",
+        ("optuna",),
+        multi_fidelity=True,
+        make_peer=_optuna("random", "sha"),
+    ),
+    Method(
+        "optuna-random-hyperband",
+        "optuna",
+        "RandomSampler + HyperbandPruner (min_resource=1, max_resource=max_steps)",
+        ("optuna",),
+        multi_fidelity=True,
+        make_peer=_optuna("random", "hyperband"),
     ),
     Method(
         "smac-hpo",

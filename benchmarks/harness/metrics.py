@@ -141,6 +141,11 @@ def summarize(data: Mapping[str, Any]) -> dict[str, ProblemStats]:
     for run in data["runs"]:
         if run["status"] != "ok" or not run["trace"]["evals"]:
             continue
+        if run["problem"] not in problems:
+            continue
+        wanted = problems[run["problem"]].get("workers")
+        if wanted is not None and run.get("workers", wanted) != wanted:
+            continue  # extra runs at another worker count (utilization): not compared
         by_pm.setdefault((run["problem"], run["method"]), []).append(run)
     out: dict[str, ProblemStats] = {}
     for name, problem in problems.items():

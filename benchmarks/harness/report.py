@@ -22,7 +22,7 @@ from benchmarks.harness.metrics import (
     summarize,
 )
 
-__all__ = ["family_table", "write_report"]
+__all__ = ["family_table", "write_any_report", "write_report"]
 
 REGRET_FLOOR = 1e-6
 _SHORT = {"evaluations": "evals", "steps": "steps"}
@@ -270,10 +270,16 @@ def write_report(
         w(f"| {fam} | {len(recs)} | {text} | {', '.join(units)} | "
           f"{', '.join(map(str, workers))} |")
     w("")
+    if data.get("incumbent", "last") == "full":
+        incumbent = ("only results at full fidelity count: a trial's value at its last "
+                     "step (`max_steps`); trials stopped or paused earlier never become the "
+                     "best so far (1 before the first full-fidelity result)")
+    else:
+        incumbent = ("a trial's value is its metric at the last step it ran (stopped trials "
+                     "included)")
     w("**Metrics.** Normalized regret of the best value so far, "
       "`|best - optimum| / |worst - optimum|` clipped to [0, 1] (1 before the first "
-      "result); a trial's value is its metric at the last step it ran (stopped trials "
-      "included). *AUC*: area under the regret curve over [0, budget], divided by the "
+      f"result); {incumbent}. *AUC*: area under the regret curve over [0, budget], divided by the "
       "budget (0 = optimal at once, 1 = no progress). *Rank*: methods ranked per problem, "
       "seed and budget point (ties share the average rank), then averaged; shown at the "
       "full budget. *TTT r*: the budget (as % of the problem's budget) at which regret "
@@ -386,6 +392,20 @@ def write_report(
     path = out / f"search-{suite}.md"
     path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
     return path
+
+
+def write_any_report(
+    data: Mapping[str, Any],
+    out_dir: str | os.PathLike[str],
+    *,
+    data_path: str | None = None,
+) -> Path:
+    """The report a results file asks for: the search report, or the multi-fidelity one."""
+    if data.get("report", "search") == "multi-fidelity":
+        from benchmarks.harness.mf_report import write_mf_report
+
+        return write_mf_report(data, out_dir, data_path=data_path)
+    return write_report(data, out_dir, data_path=data_path)
 
 
 def _write_skipped(w: Any, data: Mapping[str, Any]) -> None:

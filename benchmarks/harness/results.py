@@ -2,14 +2,20 @@
 
 The JSON holds everything a report needs, so reports are rebuilt without rerunning::
 
-    {"schema": 1, "suite": ..., "meta": {date, command, seeds, versions, machine, ...},
+    {"schema": 1, "suite": ..., "incumbent": "last" | "full", "report": "search" | ...,
+     "meta": {date, command, seeds, versions, machine, ...},
      "problems": [{name, family, metric, direction, optimum, worst, max_steps, real,
                    budget, budget_unit, workers, dims}],
      "methods": [{name, tool, description}], "method_order": [...],
      "skipped": [{method, problem, kind, reason}], "missing_families": {family: reason},
      "runs": [{method, problem, family, seed, budget, workers, status, error, trials,
-               steps, seconds, cpu_total_s, cpu_eval_s, overhead_ms, wall_s,
-               trace: {evals, steps, seconds, best, regret}}]}
+               steps, seconds, cpu_total_s, cpu_eval_s, overhead_ms, wall_s, incumbent,
+               configs, full_evals, utilization, trace: {evals, steps, seconds, best,
+               regret}}]}
+
+``incumbent`` (absent in files written before it existed: ``"last"``) says which results
+could become the best so far: see :mod:`benchmarks.harness.runner`. Files are named
+``<slug>.json.gz`` (``search-<suite>`` unless the suite names another slug).
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ __all__ = [
 
 SCHEMA = 1
 CSV_FIELDS = ("family", "problem", "method", "seed", "evals", "steps", "seconds", "best",
-              "regret")
+              "regret", "workers")
 _PACKAGES = ("tunelab", "optuna", "smac", "ConfigSpace", "cmaes", "numpy", "scipy",
              "scikit-learn", "pandas", "matplotlib", "dehb", "torch")
 
@@ -119,6 +125,8 @@ def _compact(run: dict[str, Any]) -> dict[str, Any]:
     trace["regret"] = [_round(x) for x in trace["regret"]]
     for key in ("seconds", "cpu_total_s", "cpu_eval_s", "overhead_ms", "wall_s"):
         run[key] = _round(run[key], 5)
+    if run.get("utilization"):
+        run["utilization"] = {k: _round(v, 6) for k, v in run["utilization"].items()}
     return run
 
 
@@ -131,14 +139,21 @@ def save(
     skipped: Sequence[Mapping[str, Any]],
     missing_families: Mapping[str, str],
     method_order: Sequence[str],
+    *,
+    incumbent: str = "last",
+    slug: str | None = None,
+    report: str = "search",
 ) -> tuple[Path, Path, dict[str, Any]]:
-    """Write ``search-<suite>.json.gz`` and ``search-<suite>-traces.csv.gz`` under
-    ``out_dir``; returns both paths and the data."""
+    """Write ``<slug>.json.gz`` and ``<slug>-traces.csv.gz`` under ``out_dir`` (slug:
+    ``search-<suite>`` by default); returns both paths and the data."""
+    slug = slug or f"search-{suite}"
     out_dir.mkdir(parents=True, exist_ok=True)
     used = {r.method for r in runs}
     data: dict[str, Any] = {
         "schema": SCHEMA,
         "suite": suite,
+        "incumbent": incumbent,
+        "report": report,
         "meta": dict(meta),
         "problems": list(problems),
         "methods": [
@@ -152,9 +167,9 @@ def save(
         "missing_families": dict(missing_families),
         "runs": [_compact(r.to_dict()) for r in runs],
     }
-    json_path = out_dir / f"search-{suite}.json.gz"
+    json_path = out_dir / f"{slug}.json.gz"
     _write_gz(json_path, json.dumps(data, separators=(",", ":")))
-    csv_path = out_dir / f"search-{suite}-traces.csv.gz"
+    csv_path = out_dir / f"{slug}-traces.csv.gz"
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS)
     writer.writeheader()

@@ -3,6 +3,11 @@
 Budgets are per family. For black-box problems (one step) the budget is a number of
 evaluations; for multi-fidelity ones it is given in *full-fidelity evaluations* and
 converted to steps (``budget x max_steps``), the resource every method may consume.
+
+Each suite also fixes how the incumbent is chosen (``incumbent``, see
+:mod:`benchmarks.harness.runner`): ``"last"`` (a trial's value at the last step it ran,
+stopped trials included: the quick suite, whose committed report was produced that way)
+or ``"full"`` (only results at full fidelity count: the full and multi-fidelity suites).
 """
 
 from __future__ import annotations
@@ -37,6 +42,24 @@ class Suite:
     max_problems: dict[str, int] = field(default_factory=dict)
     #: family -> the only methods run on it (families not named: every method)
     family_methods: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: "last" or "full": which results may become the incumbent (see the runner)
+    incumbent: str = "last"
+    #: Extra runs at other worker counts (e.g. for utilization):
+    #: (method, family, workers); reported apart from the main comparison.
+    extra_workers: tuple[tuple[str, str, int], ...] = ()
+    #: method -> its largest budget (full-fidelity evaluations) for seeds from
+    #: ``uncapped_seeds`` on: methods too costly to run to the suite's budget every time
+    budget_caps: dict[str, int] = field(default_factory=dict)
+    #: seeds below this run every method to the full budget (caps apply from here on)
+    uncapped_seeds: int = 0
+    #: The report this suite writes: "search" (search-<suite>.md) or "multi-fidelity"
+    report: str = "search"
+    #: The name of its data and report files (default ``search-<suite>``)
+    slug: str = ""
+
+    @property
+    def file_slug(self) -> str:
+        return self.slug or f"search-{self.name}"
 
     def subset_limit(self, method: str, family: str) -> int | None:
         limit = self.subsets.get(method)
@@ -49,6 +72,15 @@ class Suite:
         base = self.budgets.get(problem.family, self.budgets["default"])
         return base * max(int(problem.max_steps), 1)
 
+    def run_budget(self, method: str, problem: Problem, seed: int) -> int:
+        """The budget of one run: the problem's, or the method's cap (see
+        ``budget_caps``)."""
+        budget = self.budget(problem)
+        cap = self.budget_caps.get(method)
+        if cap is not None and seed >= self.uncapped_seeds:
+            budget = min(budget, cap * max(int(problem.max_steps), 1))
+        return budget
+
     def n_workers(self, problem: Problem) -> int:
         if problem.real:
             return 1
@@ -56,6 +88,35 @@ class Suite:
 
 
 ALL_METHODS = tuple(METHODS)
+#: The methods of the quick suite as its committed report ran them (before tunelab's
+#: schedulers and Optuna's random-sampler pruners were added).
+QUICK_METHODS = (
+    "tunelab-random", "tunelab-sobol", "tunelab-grid", "optuna-random", "optuna-tpe",
+    "optuna-gp", "optuna-cmaes", "optuna-tpe-median", "optuna-tpe-sha",
+    "optuna-tpe-hyperband", "smac-hpo", "smac-hb", "dehb",
+)
+#: The multi-fidelity suite: tunelab's schedulers, random search at full fidelity, and
+#: Optuna's pruners with TPE and with random sampling.
+MF_METHODS = (
+    "tunelab-random", "tunelab-sh", "tunelab-hyperband", "tunelab-asha",
+    "tunelab-asha-stop", "tunelab-async-hb", "tunelab-median",
+    "optuna-random", "optuna-tpe",
+    "optuna-tpe-median", "optuna-tpe-sha", "optuna-tpe-hyperband",
+    "optuna-random-median", "optuna-random-sha", "optuna-random-hyperband",
+)
+#: Budgets (in full-fidelity evaluations = multiples of the maximum resource) at which the
+#: multi-fidelity report reads regret; the runs go to the largest.
+MF_BUDGETS = (5, 10, 20, 50, 100)
+#: Optuna's pairs start hundreds to thousands of trials at 100 x and TPE's cost per trial
+#: grows with the trials (measured: ~70 s of CPU for the six pairs per lcbench task and
+#: seed at 100 x, against ~9 s for everything else): they run to MF_CAP x for seeds >=
+#: MF_UNCAPPED_SEEDS (costs per run in docs/benchmarks/multi-fidelity.md). The `terrible`
+#: Hartmann variants are left out of the mf suite for the same reason (TPE + SHA: 110-170 s
+#: of CPU per run at 100 x).
+MF_CAPPED = ("optuna-tpe-median", "optuna-tpe-sha", "optuna-tpe-hyperband",
+             "optuna-random-median", "optuna-random-sha", "optuna-random-hyperband")
+MF_CAP = 20
+MF_UNCAPPED_SEEDS = 2
 
 SUITES: dict[str, Suite] = {
     "smoke": Suite(
@@ -71,7 +132,7 @@ SUITES: dict[str, Suite] = {
         "quick",
         seeds=20,
         families=tuple(FAMILIES),
-        methods=ALL_METHODS,
+        methods=QUICK_METHODS,
         budgets={
             "default": 100,
             "synthetic": 100,
@@ -94,6 +155,7 @@ SUITES: dict[str, Suite] = {
             "steps at once; optuna-tpe's first 10 trials are Optuna's random sampler), so "
             "that the suite fits in 15 minutes on 2 cores."
         ),
+        incumbent="last",
     ),
     "full": Suite(
         "full",
@@ -111,6 +173,31 @@ SUITES: dict[str, Suite] = {
         },
         workers={"default": 1, "mf-synthetic": 4, "yahpo": 4},
         description="Everything: every problem of the full suites, every method, 30 seeds.",
+        incumbent="full",
+    ),
+    "mf": Suite(
+        "mf",
+        seeds=20,
+        families=("mf-synthetic", "yahpo"),
+        methods=MF_METHODS,
+        budgets={"default": max(MF_BUDGETS)},
+        workers={"default": 4},
+        incumbent="full",
+        extra_workers=(("tunelab-asha", "yahpo", 16),),
+        budget_caps={m: MF_CAP for m in MF_CAPPED},
+        uncapped_seeds=MF_UNCAPPED_SEEDS,
+        report="multi-fidelity",
+        slug="multi-fidelity",
+        description=(
+            "The multi-fidelity comparison: YAHPO lcbench (10 tasks, 52 epochs) and "
+            "multi-fidelity Hartmann (mfh3 and mfh6, 100 steps); 4 simulated workers; "
+            "20 seeds; runs go to 100 x the maximum resource in consumed steps and "
+            "regret is read at 5, 10, 20, 50 and 100 x; only full-fidelity results count "
+            "as incumbents. Optuna's (sampler, pruner) pairs cost too much CPU to run to "
+            f"100 x for every seed on 2 cores, so they run to {MF_CAP} x, except for "
+            f"seeds 0..{MF_UNCAPPED_SEEDS - 1}, where every method runs to 100 x. "
+            "tunelab-asha also runs with 16 workers on lcbench, for the utilization table."
+        ),
     ),
 }
 
@@ -121,6 +208,8 @@ _COST = {"smac": 60.0, "optuna-gp": 40.0, "optuna-cmaes": 4.0, "optuna-tpe": 4.0
 def _cost(method: str, problem: Problem, budget: int) -> float:
     per_trial = next((c for k, c in _COST.items() if method.startswith(k)), 1.0)
     trials = budget / max(problem.max_steps, 1)
+    if get_method(method).multi_fidelity:
+        trials *= 4.0  # stopping early starts several configurations per full evaluation
     return per_trial * trials * (200.0 if problem.real else 1.0)
 
 
@@ -217,6 +306,15 @@ def plan(
                                               f"{_subset_text(suite, name)}"})
                     continue
                 for seed in seed_list:
-                    tasks.append(RunTask(name, fam, suite.name, problem.name, seed, budget,
-                                         workers, _cost(name, problem, budget)))
+                    run_budget = suite.run_budget(name, problem, seed)
+                    tasks.append(RunTask(name, fam, suite.name, problem.name, seed,
+                                         run_budget, workers,
+                                         _cost(name, problem, run_budget), suite.incumbent))
+                for extra, extra_family, extra_workers in suite.extra_workers:
+                    if extra != name or extra_family != fam or problem.real:
+                        continue
+                    for seed in seed_list:
+                        tasks.append(RunTask(name, fam, suite.name, problem.name, seed, budget,
+                                             extra_workers, _cost(name, problem, budget),
+                                             suite.incumbent))
     return Plan(suite, seed_list, problems, names, tasks, skipped, missing)

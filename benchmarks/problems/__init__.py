@@ -2,7 +2,8 @@
 
 Every problem implements :class:`benchmarks.problems.base.Problem`. Each family module
 exposes ``problems(suite: str) -> list[Problem]`` for ``suite`` in ``smoke`` (seconds, no
-data files), ``quick`` (the `make bench` suite) and ``full``; construction is cheap and
+data files), ``quick`` (the `make bench` suite), ``full`` and ``mf`` (the multi-fidelity
+suite: only the multi-fidelity families have problems there); construction is cheap and
 data is loaded on first use.
 """
 
@@ -25,7 +26,7 @@ FAMILIES = {
     "yahpo": "benchmarks.problems.yahpo",
     "pmlb": "benchmarks.problems.pmlb",
 }
-SUITES = ("smoke", "quick", "full")
+SUITES = ("smoke", "quick", "full", "mf")
 
 
 def data_dir() -> Path:

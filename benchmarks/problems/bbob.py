@@ -138,7 +138,7 @@ def problems(suite: str) -> list[Problem]:
 
     Raises ImportError with the pip line when ``coco-experiment`` is not installed.
     """
-    if suite == "smoke":
+    if suite in ("smoke", "mf"):  # mf: the multi-fidelity suite has no such problems
         return []
     _cocoex()
     if suite == "quick":

@@ -162,11 +162,12 @@ SUITES: dict[str, tuple[tuple[int, str], ...]] = {
     "smoke": ((3, ""),),
     "quick": ((3, ""), (6, "")),
     "full": ((3, ""), (6, ""), (3, "terrible"), (6, "terrible")),
+    "mf": ((3, ""), (6, "")),
 }
 
 
 def problems(suite: str) -> list[Problem]:
-    """smoke: mfh3; quick: mfh3, mfh6; full: also mfh3_terrible and mfh6_terrible."""
+    """smoke: mfh3; quick and mf: mfh3, mfh6; full: also mfh3_terrible and mfh6_terrible."""
     if suite not in SUITES:
         raise KeyError(f"unknown suite {suite!r}; known: {sorted(SUITES)}")
     return [MFHartmannProblem(dim, preset) for dim, preset in SUITES[suite]]

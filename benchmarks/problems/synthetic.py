@@ -269,11 +269,13 @@ SUITES: dict[str, tuple[str, ...]] = {
     "smoke": ("branin", "hartmann3"),
     "quick": tuple(FUNCTIONS),
     "full": tuple(FUNCTIONS),
+    "mf": (),  # black-box: nothing in the multi-fidelity suite
 }
 
 
 def problems(suite: str) -> list[Problem]:
-    """The synthetic problems of a suite: smoke = Branin + Hartmann-3; quick = full = all six."""
+    """The synthetic problems of a suite: smoke = Branin + Hartmann-3; quick = full = all six;
+    mf: none."""
     if suite not in SUITES:
         raise KeyError(f"unknown suite {suite!r}; known: {sorted(SUITES)}")
     return [SyntheticProblem(FUNCTIONS[name]) for name in SUITES[suite]]

@@ -59,6 +59,8 @@ multi-objective, then other tasks of the scenario):
 * ``full``: lcbench 167168, 189906, 189873, 167152, 167185 (all v1.0 recommendations),
   3945, 34539, 126026; rbv2_xgboost 12, 1501, 16 (v1.0 recommendations), 31, 1067, 3,
   1489, 54.
+* ``mf`` (the multi-fidelity suite): lcbench only, the eight tasks of ``full`` and the
+  next two in task-id order, 7593 and 126025.
 
 The recommended rbv2_xgboost tasks 40499, 28 and 182 are left out on purpose: on them the
 surrogate predicts ``acc = 1.0`` (with ``brier`` near 2, which contradicts it) for about
@@ -89,6 +91,7 @@ from tunelab.space import Param
 __all__ = [
     "QUICK",
     "FULL",
+    "MF",
     "REFERENCE_POINTS",
     "SCENARIOS",
     "TRAINSIZES",
@@ -167,6 +170,10 @@ QUICK: dict[str, tuple[str, ...]] = {
 FULL: dict[str, tuple[str, ...]] = {
     "lcbench": ("167168", "189906", "189873", "167152", "167185", "3945", "34539", "126026"),
     "rbv2_xgboost": ("12", "1501", "16", "31", "1067", "3", "1489", "54"),
+}
+#: The multi-fidelity suite: lcbench only (epochs resume from checkpoints).
+MF: dict[str, tuple[str, ...]] = {
+    "lcbench": FULL["lcbench"] + ("7593", "126025"),
 }
 #: The default metric of each scenario and its direction.
 _METRIC = {"lcbench": "val_accuracy", "rbv2_xgboost": "acc"}
@@ -465,8 +472,9 @@ class YahpoProblem(Problem):
 
 
 def problems(suite: str) -> list[Problem]:
-    """The YAHPO problems of a suite (``smoke`` is empty: it needs the data files)."""
+    """The YAHPO problems of a suite (``smoke`` is empty: it needs the data files; ``mf``
+    is lcbench only)."""
     if suite == "smoke":
         return []
-    chosen = {"quick": QUICK, "full": FULL}[suite]
+    chosen = {"quick": QUICK, "full": FULL, "mf": MF}[suite]
     return [YahpoProblem(scenario, inst) for scenario, insts in chosen.items() for inst in insts]
