@@ -31,6 +31,12 @@ class Searcher(ABC):
 
     #: The name under which the searcher is registered (``random``, ``grid``, ``sobol``...).
     name: ClassVar[str]
+    #: Whether :meth:`suggest` needs each trial's intermediate reports in ``history``
+    #: (multi-fidelity models such as BOHB's); the study then loads them.
+    needs_reports: ClassVar[bool] = False
+    #: The target metric and its direction, set by the study through :meth:`setup`.
+    metric: str = "value"
+    direction: str = "min"
 
     def __init__(self, seed: int | None = None) -> None:
         if seed is not None and (
@@ -38,6 +44,17 @@ class Searcher(ABC):
         ):
             raise InvalidArgumentError(f"`seed` must be an integer >= 0 or None; got {seed!r}")
         self.seed = fresh_seed() if seed is None else int(seed)
+
+    def setup(self, metric: str, direction: str) -> None:
+        """Learn the study's target: ``metric`` and ``direction`` (``"min"`` or ``"max"``).
+
+        Model-based searchers rank trials by it; a searcher that is never set up
+        minimizes each trial's ``value``.
+        """
+        if direction not in ("min", "max"):
+            raise InvalidArgumentError(f"`direction` must be 'min' or 'max'; got {direction!r}")
+        self.metric = metric
+        self.direction = direction
 
     @abstractmethod
     def suggest(self, space: Space, history: Collection[Trial], number: int) -> Config:

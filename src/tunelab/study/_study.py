@@ -202,6 +202,7 @@ class Study(ResultsMixin):
         self.metric: str = record.metric
         self.direction: str = record.direction
         self.scheduler.setup(self.metric, self.direction)
+        self.searcher.setup(self.metric, self.direction)
         self._artifacts = artifact_root(self.store, artifacts)
         self._history: dict[int, Trial] = {}
         self._live: dict[int, _Live] = {}
@@ -261,7 +262,9 @@ class Study(ResultsMixin):
         self._history = {}
         self._waiting: set[int] = set()
         self._max_number = -1
-        for trial in self.store.get_trials(self._record.id):
+        for trial in self.store.get_trials(
+            self._record.id, with_reports=self.searcher.needs_reports
+        ):
             self._remember(trial)
 
     def _remember(self, trial: Trial) -> None:
@@ -580,6 +583,8 @@ class Study(ResultsMixin):
             trial = self.store.get_trial(self._record.id, live.trial.number, with_reports=False)
             self._remember(trial)
             return trial
+        if self.searcher.needs_reports:  # the searcher models values at every step
+            trial = self.store.get_trial(self._record.id, trial.number, with_reports=True)
         self._remember(trial)
         if status in (TrialStatus.STOPPED, TrialStatus.FAILED):
             self._drop_checkpoints(trial.number)
