@@ -15,12 +15,13 @@ EXPECTED = {
     "ASHA", "AsyncHyperband", "Axis", "Hyperband", "MedianStopping", "SuccessiveHalving",
     "Categorical", "Decision", "Executor", "FIFOScheduler", "Float", "GridSearcher",
     "InlineExecutor", "Int", "InvalidArgumentError", "InvalidConfigError", "InvalidSpaceError",
-    "MemoryStore", "MissingExtraError", "Param", "PowerOfTwo", "ProcessExecutor",
+    "MemoryStore", "MissingExtraError", "Param", "ParEGOSearcher", "PowerOfTwo", "ProcessExecutor",
     "RandomSearcher", "Report", "SQLStore", "SchemaVersionError", "Scheduler",
     "SearchExhausted", "Searcher", "SimStep", "SimulatedExecutor", "SobolSearcher", "Space",
     "Store", "StoreError", "Study",
     "StudyMismatchError", "StudyNotFoundError", "Trial", "TrialError", "TrialHandle",
     "TrialNotFoundError", "TrialStatus", "TunelabError", "__version__", "load_study",
+    "RegularizedEvolution", "TPESearcher", "bohb",
     "open_store",
 }
 

@@ -713,3 +713,79 @@ def test_stopping_a_paused_trial_without_an_owner(store: Store) -> None:
     stopped = store.finish_trial(trial.id, status=S, metrics={"loss": 0.5}, value=0.5)
     assert stopped is not None and stopped.status is S and stopped.value == 0.5
     assert stopped.system_attrs == {"step": 1}  # kept when not given
+
+
+# ------------------------------------------------------------------------------ objectives
+
+
+def test_objectives_round_trip(store: Store) -> None:
+    single = make_study(store, "single", direction="max")
+    assert single.objectives == (("loss", "max"),)
+    pairs = (("loss", "min"), ("latency", "min"), ("acc", "max"))
+    created = make_study(store, "multi", objectives=[list(p) for p in pairs])
+    got = store.get_study("multi")
+    assert created.objectives == got.objectives == pairs
+    assert all(type(p) is tuple for p in got.objectives)
+    assert store.get_study("single").objectives == (("loss", "max"),)
+    summaries = {s.name: s for s in store.list_studies()}
+    assert summaries["multi"].objectives == pairs
+    assert summaries["single"].objectives == (("loss", "max"),)
+
+
+def test_objectives_must_start_with_the_target(store: Store) -> None:
+    with pytest.raises(InvalidArgumentError, match="first objective"):
+        make_study(store, "wrong", objectives=[("acc", "max"), ("loss", "min")])
+
+
+def test_a_trial_can_be_created_finished_with_its_metrics(store: Store) -> None:
+    study = make_study(store)
+    before = time.time()
+    made = store.create_trial(study.id, {"x": 1}, status=C, metrics={"loss": 0.25, "acc": 0.5},
+                              value=0.25, system_attrs={"warm_start": {"study": "a", "number": 3}})
+    got = store.get_trial(study.id, made.number)
+    for t in (made, got):
+        assert t.status is C and t.value == 0.25
+        assert t.metrics == {"loss": 0.25, "acc": 0.5}
+        assert t.finished_at is not None and t.finished_at >= before - 1
+        assert t.started_at is None and t.worker is None
+        assert t.system_attrs == {"warm_start": {"study": "a", "number": 3}}
+    assert store.list_studies()[0].best_value == 0.25
+    waiting = store.create_trial(study.id, {"x": 2}, status=W)
+    assert waiting.finished_at is None and waiting.metrics == {} and waiting.value is None
+
+
+def _downgrade_to_v1(sql_url: str, request: pytest.FixtureRequest) -> None:
+    """Make a version-2 store look like one written at version 1."""
+    statements = [
+        "ALTER TABLE tunelab_studies DROP COLUMN objectives",
+        "UPDATE tunelab_meta SET value = '1' WHERE key = 'schema_version'",
+    ]
+    if sql_url.startswith("sqlite"):
+        import sqlite3
+
+        with sqlite3.connect(sql_url.removeprefix("sqlite:///")) as conn:
+            for sql in statements:
+                conn.execute(sql)
+        conn.close()
+    else:
+        for sql in statements:
+            request.getfixturevalue("pg_server").execute(sql_url, sql)
+
+
+def test_a_version_1_store_is_upgraded_in_place(
+    sql_url: str, request: pytest.FixtureRequest
+) -> None:
+    with SQLStore(sql_url) as store:
+        old = make_study(store, "old", direction="max")
+        store.create_trial(old.id, {"x": 1}, status=C, metrics={"loss": 2.0}, value=2.0)
+    _downgrade_to_v1(sql_url, request)
+    with SQLStore(sql_url) as store:
+        assert store.schema_version == SCHEMA_VERSION == 2
+        record = store.get_study("old")
+        assert record.objectives == (("loss", "max"),)
+        assert [t.value for t in store.get_trials(record.id)] == [2.0]
+        pairs = (("loss", "min"), ("acc", "max"))
+        assert make_study(store, "new", objectives=pairs).objectives == pairs
+    with SQLStore(sql_url) as again:  # a second open finds nothing to migrate
+        assert again.schema_version == SCHEMA_VERSION
+        assert again.get_study("new").objectives == pairs

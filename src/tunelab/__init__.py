@@ -40,10 +40,18 @@ from tunelab.schedulers import (
     Scheduler,
     SuccessiveHalving,
 )
-from tunelab.searchers import GridSearcher, RandomSearcher, Searcher, SobolSearcher
+from tunelab.searchers import (
+    GridSearcher,
+    ParEGOSearcher,
+    RandomSearcher,
+    RegularizedEvolution,
+    Searcher,
+    SobolSearcher,
+    TPESearcher,
+)
 from tunelab.space import Categorical, Float, Int, Param, PowerOfTwo, Space
 from tunelab.store import MemoryStore, SQLStore, Store, open_store
-from tunelab.study import Study, load_study
+from tunelab.study import Study, bohb, load_study
 from tunelab.trial import Report, Trial, TrialHandle, TrialStatus
 
 __version__ = "0.1.0"
@@ -68,9 +76,11 @@ __all__ = [
     "MemoryStore",
     "MissingExtraError",
     "Param",
+    "ParEGOSearcher",
     "PowerOfTwo",
     "ProcessExecutor",
     "RandomSearcher",
+    "RegularizedEvolution",
     "Report",
     "SQLStore",
     "SchemaVersionError",
@@ -80,6 +90,7 @@ __all__ = [
     "SimStep",
     "SimulatedExecutor",
     "SobolSearcher",
+    "TPESearcher",
     "Space",
     "StoreError",
     "Store",
@@ -94,6 +105,7 @@ __all__ = [
     "TrialStatus",
     "TunelabError",
     "__version__",
+    "bohb",
     "load_study",
     "open_store",
 ]

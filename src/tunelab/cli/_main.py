@@ -8,6 +8,7 @@
     tunelab studies
     tunelab trials STUDY
     tunelab best STUDY
+    tunelab pareto STUDY
     tunelab export STUDY --format csv|json
     tunelab budget STUDY
     tunelab fidelity STUDY
@@ -39,9 +40,11 @@ from tunelab.cli._target import (
     is_python_target,
     load_python_objective,
 )
+from tunelab.searchers import SEARCHERS
 from tunelab.space import Space
 from tunelab.store import open_store, resolve_store_url
 from tunelab.study import Study, load_study
+from tunelab.study._objectives import describe
 from tunelab.trial import Trial, TrialStatus
 
 __all__ = ["cli", "main"]
@@ -90,9 +93,11 @@ def cli(ctx: click.Context, store: str | None) -> None:
 @click.option("--study", "study_name", default=None, help="Study name [default: from TARGET].")
 @click.option("--space", "space_file", type=click.Path(dir_okay=False), default=None,
               help="Search space (.yaml/.yml/.json); needed to create a study.")
-@click.option("--metric", default=None, help="Target metric [new studies: value].")
-@click.option("--direction", type=click.Choice(["min", "max"]), default=None,
-              help="Minimise or maximise the metric [new studies: min].")
+@click.option("--metric", default=None,
+              help="Target metric, or several comma-separated (acc,latency) for a "
+                   "multi-objective study [new studies: value].")
+@click.option("--direction", default=None, metavar="min|max[,...]",
+              help="Minimise or maximise the metric; one per metric [new studies: min].")
 @click.option("--trials", "max_trials", type=click.IntRange(min=1), default=None,
               help="Run until the study holds this many trials (rerunning resumes).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -101,7 +106,7 @@ def cli(ctx: click.Context, store: str | None) -> None:
               help="Trials run at once, each in its own process when > 1.")
 @click.option("--trial-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Fail a trial that runs longer than this many seconds.")
-@click.option("--searcher", type=click.Choice(["random", "sobol", "grid"]), default=None,
+@click.option("--searcher", type=click.Choice(sorted(SEARCHERS)), default=None,
               help="Search algorithm [new studies: random].")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Searcher seed.")
 @click.option("--scheduler", "scheduler_name", type=click.Choice(SCHEDULER_NAMES), default=None,
@@ -116,6 +121,11 @@ def cli(ctx: click.Context, store: str | None) -> None:
               help="ASHA: pause and promote, or stop early [promotion].")
 @click.option("--baseline", default=None, metavar="JSON",
               help='A configuration to run first, e.g. \'{"lr": 0.01}\'.')
+@click.option("--warm-start", "warm_start", default=None, metavar="STUDY",
+              help="Copy the complete trials of STUDY first (--trials then counts the "
+                   "trials run on top of them).")
+@click.option("--warm-start-store", default=None, metavar="URL",
+              help="The store of the --warm-start study [this study's].")
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar [default: when stderr is a terminal].")
 @store_option
@@ -139,6 +149,8 @@ def run(
     eta: float | None,
     mode: str | None,
     baseline: str | None,
+    warm_start: str | None,
+    warm_start_store: str | None,
     progress: bool | None,
     store: str | None,
 ) -> None:
@@ -164,6 +176,7 @@ def run(
             baseline_config = json.loads(baseline)
         except ValueError as exc:
             raise click.BadParameter(f"not JSON: {exc}", param_hint="--baseline") from None
+    metrics, directions = _targets(metric, direction)
     space = Space.from_file(space_file) if space_file else None
     python_target = is_python_target(args)
     if not python_target and space is not None:
@@ -172,8 +185,8 @@ def run(
     study = Study(
         name,
         space,
-        metric=metric,
-        direction=direction,
+        metric=metrics,
+        direction=directions,
         searcher=searcher,
         scheduler=scheduler,
         seed=seed,
@@ -192,8 +205,15 @@ def run(
             study.enqueue(baseline_config)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--baseline") from None
+    if warm_start is not None:
+        added = study.warm_start(warm_start, store=warm_start_store)
+        click.echo(f"warm start: {len(added)} trial(s) copied from study {warm_start!r}",
+                   err=True)
+    warm = sum(1 for t in study.trials if "warm_start" in t.system_attrs)
+    if max_trials is not None and warm_start is not None:
+        max_trials += warm  # --trials counts the trials this study runs itself
     click.echo(f"study {study.name!r} in {study.store.url} "
-               f"({study.metric}, {study.direction}; {len(study.trials)} trials so far)", err=True)
+               f"({describe(study.objectives)}; {len(study.trials)} trials so far)", err=True)
     _optimize(study, objective, max_trials, timeout, workers, trial_timeout, progress)
     if study.scheduler.rungs():
         click.echo(f"{study.scheduler!r}\n{study.budget().table()}\n")
@@ -203,7 +223,44 @@ def run(
         hint = (f" ({paused} paused at a rung: rerun with a larger --trials to promote them)"
                 if paused else "")
         raise click.ClickException(f"no trial of study {study.name!r} completed{hint}")
-    click.echo(_leaderboard_text(study.metric, board))
+    if study.is_multi_objective:
+        click.echo(_pareto_text(study))
+    else:
+        click.echo(_leaderboard_text(study.metric, board))
+
+
+def _targets(
+    metric: str | None, direction: str | None
+) -> tuple[str | list[str] | None, str | list[str] | None]:
+    """``--metric acc,latency --direction max,min`` as the lists Study takes."""
+    metrics = None if metric is None else [m.strip() for m in metric.split(",")]
+    directions = None if direction is None else [d.strip() for d in direction.split(",")]
+    for d in directions or []:
+        if d not in ("min", "max"):
+            raise click.BadParameter(f"each direction must be min or max; got {d!r}",
+                                     param_hint="--direction")
+    if metrics is not None and len(metrics) == 1:
+        if directions is not None and len(directions) > 1:
+            raise click.BadParameter(
+                f"{len(directions)} directions for one metric {metrics[0]!r}; give one "
+                "metric per direction (--metric acc,latency)", param_hint="--direction")
+        return metrics[0], None if directions is None else directions[0]
+    if metrics is None and directions is not None:
+        if len(directions) > 1:
+            raise click.BadParameter("several directions need as many --metric names",
+                                     param_hint="--direction")
+        return None, directions[0]
+    return metrics, directions
+
+
+def _pareto_text(study: Study) -> str:
+    front = study.pareto_front()
+    names = [m for m, _ in study.objectives]
+    rows = [[t.number, *[t.metrics.get(m) for m in names], json.dumps(t.config)]
+            for t in front]
+    heads = [f"{m} ({d})" for m, d in study.objectives]
+    return (f"Pareto front of study {study.name!r}: {len(front)} trial(s)\n"
+            + table(["trial", *heads, "config"], rows))
 
 
 def _optimize(
@@ -278,8 +335,8 @@ def studies(ctx: click.Context, store: str | None) -> None:
         return
     rows = [
         [s.name, s.n_trials, s.counts.get("COMPLETE", 0), s.counts.get("FAILED", 0),
-         s.counts.get("RUNNING", 0), f"{s.direction} {s.metric}", s.best_value,
-         fmt_time(s.last_update)]
+         s.counts.get("RUNNING", 0), describe(s.objectives),
+         s.best_value if len(s.objectives) <= 1 else "(pareto)", fmt_time(s.last_update)]
         for s in summaries
     ]
     click.echo(table(
@@ -317,8 +374,11 @@ def trials(
 @store_option
 @click.pass_context
 def best(ctx: click.Context, study_name: str, k: int, as_json: bool, store: str | None) -> None:
-    """Show the best trial of STUDY."""
+    """Show the best trial of STUDY (a multi-objective study: its Pareto front)."""
     study = load_study(study_name, _store(ctx, store))
+    if study.is_multi_objective:
+        _show_pareto(study, as_json)
+        return
     board = study.leaderboard(k)
     if not board:
         raise click.ClickException(f"study {study_name!r} has no complete trial yet")
@@ -328,6 +388,28 @@ def best(ctx: click.Context, study_name: str, k: int, as_json: bool, store: str 
                                "config": top.config, "metrics": top.metrics}, indent=2))
         return
     click.echo(_leaderboard_text(study.metric, board))
+
+
+@cli.command()
+@click.argument("study_name", metavar="STUDY")
+@click.option("--json", "as_json", is_flag=True, help="Print the front as JSON.")
+@store_option
+@click.pass_context
+def pareto(ctx: click.Context, study_name: str, as_json: bool, store: str | None) -> None:
+    """Show the Pareto front of STUDY: the complete trials no other beats in every
+    objective, best primary metric first."""
+    _show_pareto(load_study(study_name, _store(ctx, store)), as_json)
+
+
+def _show_pareto(study: Study, as_json: bool) -> None:
+    front = study.pareto_front()
+    if not front:
+        raise click.ClickException(f"study {study.name!r} has no complete trial yet")
+    if as_json:
+        click.echo(json.dumps([{"number": t.number, "config": t.config, "metrics": t.metrics}
+                               for t in front], indent=2))
+        return
+    click.echo(_pareto_text(study))
 
 
 @cli.command()

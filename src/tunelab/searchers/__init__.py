@@ -7,23 +7,30 @@ from typing import Any
 
 from tunelab._errors import InvalidArgumentError
 from tunelab.searchers._base import Searcher, fresh_seed
+from tunelab.searchers.evolution import RegularizedEvolution
 from tunelab.searchers.grid import GridSearcher
+from tunelab.searchers.parego import ParEGOSearcher
 from tunelab.searchers.random import RandomSearcher
 from tunelab.searchers.sobol import SobolSearcher
+from tunelab.searchers.tpe import TPESearcher
 
 __all__ = [
     "SEARCHERS",
     "GridSearcher",
+    "ParEGOSearcher",
     "RandomSearcher",
+    "RegularizedEvolution",
     "Searcher",
     "SobolSearcher",
+    "TPESearcher",
     "fresh_seed",
     "make_searcher",
 ]
 
 #: Registered searchers by name.
 SEARCHERS: dict[str, type[Searcher]] = {
-    cls.name: cls for cls in (RandomSearcher, SobolSearcher, GridSearcher)
+    cls.name: cls for cls in (RandomSearcher, SobolSearcher, GridSearcher, RegularizedEvolution,
+                     TPESearcher, ParEGOSearcher)
 }
 
 

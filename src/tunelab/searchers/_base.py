@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from abc import ABC, abstractmethod
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -33,10 +33,14 @@ class Searcher(ABC):
     name: ClassVar[str]
     #: Whether :meth:`suggest` needs each trial's intermediate reports in ``history``
     #: (multi-fidelity models such as BOHB's); the study then loads them.
-    needs_reports: ClassVar[bool] = False
+    needs_reports: bool = False
     #: The target metric and its direction, set by the study through :meth:`setup`.
     metric: str = "value"
     direction: str = "min"
+    #: Every objective of the study as ``(metric, direction)`` pairs, the target first;
+    #: one pair unless the study is multi-objective (a trial's other objectives are in
+    #: ``trial.metrics[name]``). Set by :meth:`setup`.
+    objectives: tuple[tuple[str, str], ...] = (("value", "min"),)
 
     def __init__(self, seed: int | None = None) -> None:
         if seed is not None and (
@@ -45,16 +49,38 @@ class Searcher(ABC):
             raise InvalidArgumentError(f"`seed` must be an integer >= 0 or None; got {seed!r}")
         self.seed = fresh_seed() if seed is None else int(seed)
 
-    def setup(self, metric: str, direction: str) -> None:
-        """Learn the study's target: ``metric`` and ``direction`` (``"min"`` or ``"max"``).
+    def setup(
+        self,
+        metric: str,
+        direction: str,
+        *,
+        objectives: Sequence[tuple[str, str]] | None = None,
+    ) -> None:
+        """Learn the study's target: ``metric`` and ``direction`` (``"min"`` or ``"max"``),
+        and, for a multi-objective study, every objective (``objectives``, the target
+        first; default ``((metric, direction),)``).
 
-        Model-based searchers rank trials by it; a searcher that is never set up
-        minimizes each trial's ``value``.
+        Model-based searchers rank trials by the target; a searcher that is never set up
+        minimizes each trial's ``value``. A subclass that overrides this takes
+        ``objectives`` too and calls ``super().setup``.
         """
         if direction not in ("min", "max"):
             raise InvalidArgumentError(f"`direction` must be 'min' or 'max'; got {direction!r}")
+        pairs = ((metric, direction),) if not objectives else tuple(
+            (str(m), str(d)) for m, d in objectives
+        )
+        if pairs[0] != (metric, direction):
+            raise InvalidArgumentError(
+                f"the first objective must be ({metric!r}, {direction!r}); got {pairs[0]!r}"
+            )
+        for m, d in pairs:
+            if d not in ("min", "max"):
+                raise InvalidArgumentError(
+                    f"the direction of objective {m!r} must be 'min' or 'max'; got {d!r}"
+                )
         self.metric = metric
         self.direction = direction
+        self.objectives = pairs
 
     @abstractmethod
     def suggest(self, space: Space, history: Collection[Trial], number: int) -> Config:

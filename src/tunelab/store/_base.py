@@ -20,8 +20,12 @@ from tunelab.trial import Report, Trial, TrialStatus
 
 __all__ = ["SCHEMA_VERSION", "Store", "StudyRecord", "StudySummary", "dumps", "loads"]
 
-#: The schema version this tunelab writes. Stores with a newer version are refused.
-SCHEMA_VERSION = 1
+#: The schema version this tunelab writes. Stores with a newer version are refused; older
+#: ones are upgraded in place when opened (version 2 added the studies' ``objectives``).
+SCHEMA_VERSION = 2
+
+#: A study's objectives: ``((metric, direction), ...)``, the primary one first.
+Objectives = tuple[tuple[str, str], ...]
 
 
 def _default(obj: Any) -> Any:
@@ -67,7 +71,11 @@ def loads(text: str | None) -> Any:
 
 @dataclass(frozen=True)
 class StudyRecord:
-    """A study as stored: its name, target, space and searcher specs."""
+    """A study as stored: its name, target, space and searcher specs.
+
+    ``objectives`` lists every target metric with its direction, the primary one
+    (``metric``, ``direction``) first; a single-objective study has just that one.
+    """
 
     id: int
     name: str
@@ -78,6 +86,12 @@ class StudyRecord:
     scheduler: dict[str, Any] = field(default_factory=dict)
     user_attrs: dict[str, Any] = field(default_factory=dict)
     created_at: float = 0.0
+    objectives: Objectives = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "objectives", as_objectives(self.metric, self.direction, self.objectives)
+        )
 
 
 @dataclass(frozen=True)
@@ -89,9 +103,10 @@ class StudySummary:
     direction: str
     n_trials: int
     counts: dict[str, int]
-    best_value: float | None
+    best_value: float | None  # of the primary metric
     created_at: float
     last_update: float | None
+    objectives: Objectives = ()
 
 
 def check_direction(direction: str) -> str:
@@ -103,6 +118,26 @@ def check_direction(direction: str) -> str:
             f"`direction` must be 'min' or 'max' (or 'minimize'/'maximize'); got {direction!r}"
         )
     return d
+
+
+def as_objectives(metric: str, direction: str, objectives: Any = None) -> Objectives:
+    """``objectives`` (pairs of metric and direction, e.g. parsed from JSON) as a tuple of
+    tuples, or ``((metric, direction),)`` when there are none. The first must be
+    (``metric``, ``direction``)."""
+    if not objectives:
+        return ((metric, direction),)
+    try:
+        pairs = tuple((str(m), str(d)) for m, d in objectives)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(
+            f"`objectives` must be pairs of (metric, direction); got {objectives!r}"
+        ) from None
+    if pairs[0] != (metric, direction):
+        raise InvalidArgumentError(
+            f"the first objective must be the study's metric and direction "
+            f"{(metric, direction)!r}; got {pairs[0]!r}"
+        )
+    return pairs
 
 
 def better(direction: str, a: float, b: float) -> bool:
@@ -136,9 +171,11 @@ class Store(ABC):
         searcher: dict[str, Any],
         scheduler: dict[str, Any],
         user_attrs: dict[str, Any] | None = None,
+        objectives: Sequence[tuple[str, str]] | None = None,
     ) -> StudyRecord:
         """Create a study; if one by that name exists (another process won a race),
-        return the existing one."""
+        return the existing one. ``objectives`` (default: the one ``metric`` and
+        ``direction``) starts with (``metric``, ``direction``)."""
 
     @abstractmethod
     def get_study(self, name: str) -> StudyRecord:
@@ -173,8 +210,13 @@ class Store(ABC):
         worker: str | None = None,
         user_attrs: dict[str, Any] | None = None,
         system_attrs: dict[str, Any] | None = None,
+        metrics: dict[str, float] | None = None,
+        value: float | None = None,
     ) -> Trial:
-        """Insert a trial with the next free number (unique under concurrency)."""
+        """Insert a trial with the next free number (unique under concurrency).
+
+        A trial created finished (COMPLETE, STOPPED: a warm start from another study)
+        carries its ``metrics`` and ``value`` and is stamped finished now."""
 
     @abstractmethod
     def claim_waiting(self, study_id: int, worker: str) -> Trial | None:

@@ -13,6 +13,7 @@ from tunelab.store._base import (
     Store,
     StudyRecord,
     StudySummary,
+    as_objectives,
     best_of,
     dumps,
     json_attrs,
@@ -55,8 +56,10 @@ class MemoryStore(Store):
         searcher: dict[str, Any],
         scheduler: dict[str, Any],
         user_attrs: dict[str, Any] | None = None,
+        objectives: Sequence[tuple[str, str]] | None = None,
     ) -> StudyRecord:
         attrs = loads(json_attrs(user_attrs))
+        pairs = as_objectives(metric, direction, objectives)
         with self._lock:
             if name in self._studies:
                 return self._studies[name]
@@ -70,6 +73,7 @@ class MemoryStore(Store):
                 scheduler=scheduler,
                 user_attrs=attrs,
                 created_at=time.time(),
+                objectives=pairs,
             )
             self._next_study += 1
             self._studies[name] = record
@@ -106,6 +110,7 @@ class MemoryStore(Store):
                         ),
                         created_at=record.created_at,
                         last_update=max(stamps) if stamps else None,
+                        objectives=record.objectives,
                     )
                 )
             return out
@@ -149,8 +154,11 @@ class MemoryStore(Store):
         worker: str | None = None,
         user_attrs: dict[str, Any] | None = None,
         system_attrs: dict[str, Any] | None = None,
+        metrics: dict[str, float] | None = None,
+        value: float | None = None,
     ) -> Trial:
         attrs = loads(json_attrs(user_attrs))
+        stored_metrics = loads(dumps(metrics or {}))
         with self._lock:
             trials = self._trials[study_id]
             now = time.time()
@@ -164,7 +172,10 @@ class MemoryStore(Store):
                 heartbeat_at=now if running else None,
                 worker=worker if running else None,
                 user_attrs=attrs,
-                system_attrs=dict(system_attrs or {}),
+                system_attrs=loads(dumps(system_attrs or {})),
+                metrics=stored_metrics,
+                value=value,
+                finished_at=now if status.is_finished else None,
                 id=self._next_trial,
             )
             self._next_trial += 1

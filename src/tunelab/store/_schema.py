@@ -2,6 +2,12 @@
 
 Times are seconds since the epoch (floats); configs, metrics and attributes are JSON text,
 parsed with ``json`` only.
+
+Versions (``tunelab_meta.schema_version``; ``SQLStore`` upgrades older stores in place):
+
+1. the first schema;
+2. ``tunelab_studies.objectives``: JSON list of ``[metric, direction]`` pairs, the
+   primary one first (filled with the one target for studies of version 1).
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ studies = Table(
     Column("scheduler", Text, nullable=False),
     Column("user_attrs", Text, nullable=False),
     Column("created_at", Float, nullable=False),
+    # Nullable so that ALTER TABLE can add it to a version-1 store; always written since.
+    Column("objectives", Text, nullable=True),
 )
 
 trials = Table(

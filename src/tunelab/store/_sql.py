@@ -29,6 +29,7 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy import exc as sa_exc
@@ -43,11 +44,13 @@ from tunelab._errors import (
     TrialNotFoundError,
     require_extra,
 )
+from tunelab._log import logger
 from tunelab.store._base import (
     SCHEMA_VERSION,
     Store,
     StudyRecord,
     StudySummary,
+    as_objectives,
     best_of,
     dumps,
     json_attrs,
@@ -197,9 +200,12 @@ class SQLStore(Store):
 
     def _init_schema(self) -> None:
         def init(conn: Connection) -> None:
+            version = None
             if inspect(conn).has_table(meta.name):
+                # FOR UPDATE: two processes opening an old store migrate it one at a time
+                # (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises them).
                 row = conn.execute(
-                    select(meta.c.value).where(meta.c.key == "schema_version")
+                    select(meta.c.value).where(meta.c.key == "schema_version").with_for_update()
                 ).scalar()
                 version = int(row) if row is not None else None
                 if version is not None and version > SCHEMA_VERSION:
@@ -208,12 +214,17 @@ class SQLStore(Store):
                         f"{SCHEMA_VERSION} this tunelab reads; upgrade tunelab "
                         "(pip install -U tunelab)"
                     )
+            existed = inspect(conn).has_table(studies.name)
             metadata.create_all(conn)
-            current = conn.execute(
-                select(meta.c.value).where(meta.c.key == "schema_version")
-            ).scalar()
-            if current is None:
+            if existed and (version is None or version < SCHEMA_VERSION):
+                self._migrate(conn, version or 1)
+            if version is None:
                 conn.execute(insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
+            elif version < SCHEMA_VERSION:
+                conn.execute(
+                    update(meta).where(meta.c.key == "schema_version")
+                    .values(value=str(SCHEMA_VERSION))
+                )
 
         try:
             self._run(init)
@@ -224,6 +235,24 @@ class SQLStore(Store):
             if "already exists" not in str(error).lower():
                 raise
             self._run(init)
+
+    def _migrate(self, conn: Connection, version: int) -> None:
+        """Upgrade the tables of a store written at schema ``version``, step by step, in
+        the transaction that opens it."""
+        if version < 2:
+            logger.info("upgrading store %r from schema version %d to 2", self.url, version)
+            columns = {c["name"] for c in inspect(conn).get_columns(studies.name)}
+            if "objectives" not in columns:
+                conn.execute(text(f"ALTER TABLE {studies.name} ADD COLUMN objectives TEXT"))
+            rows = conn.execute(
+                select(studies.c.id, studies.c.metric, studies.c.direction)
+                .where(studies.c.objectives.is_(None))
+            ).all()
+            for study_id, metric, direction in rows:
+                conn.execute(
+                    update(studies).where(studies.c.id == study_id)
+                    .values(objectives=dumps([[metric, direction]]))
+                )
 
     @property
     def schema_version(self) -> int:
@@ -335,6 +364,7 @@ class SQLStore(Store):
             scheduler=loads(m["scheduler"]),
             user_attrs=loads(m["user_attrs"]) or {},
             created_at=m["created_at"],
+            objectives=loads(m["objectives"]) or (),
         )
 
     @staticmethod
@@ -356,7 +386,9 @@ class SQLStore(Store):
         searcher: dict[str, Any],
         scheduler: dict[str, Any],
         user_attrs: dict[str, Any] | None = None,
+        objectives: Sequence[tuple[str, str]] | None = None,
     ) -> StudyRecord:
+        pairs = as_objectives(metric, direction, objectives)
         values = {
             "name": name,
             "metric": metric,
@@ -366,6 +398,7 @@ class SQLStore(Store):
             "scheduler": dumps(scheduler),
             "user_attrs": json_attrs(user_attrs),
             "created_at": time.time(),
+            "objectives": dumps([list(p) for p in pairs]),
         }
 
         def create(conn: Connection) -> StudyRecord:
@@ -431,6 +464,7 @@ class SQLStore(Store):
                         best_value=best,
                         created_at=rec.created_at,
                         last_update=max(stamps) if stamps else None,
+                        objectives=rec.objectives,
                     )
                 )
             return out
@@ -490,9 +524,12 @@ class SQLStore(Store):
         worker: str | None = None,
         user_attrs: dict[str, Any] | None = None,
         system_attrs: dict[str, Any] | None = None,
+        metrics: dict[str, float] | None = None,
+        value: float | None = None,
     ) -> Trial:
         now = time.time()
         running = status is TrialStatus.RUNNING
+        finished = status.is_finished
         params: dict[str, Any] = {
             "b_study": study_id,
             "study_id": study_id,
@@ -505,6 +542,9 @@ class SQLStore(Store):
             "attempt": 1,
             "user_attrs": json_attrs(user_attrs),
             "system_attrs": dumps(system_attrs or {}),
+            "metrics": dumps(metrics) if metrics else None,
+            "value": value,
+            "finished_at": now if finished else None,
         }
 
         def create(conn: Connection) -> tuple[int, int]:
@@ -525,6 +565,9 @@ class SQLStore(Store):
             worker=params["worker"],
             user_attrs=loads(params["user_attrs"]),
             system_attrs=dict(system_attrs or {}),
+            metrics=loads(params["metrics"]) or {},
+            value=value,
+            finished_at=params["finished_at"],
             id=trial_id,
         )
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunelab._errors import TunelabError, require_extra
 from tunelab.store._base import better
+from tunelab.study._objectives import describe, pareto
 from tunelab.trial import Trial, TrialStatus
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ class ResultsMixin:
     name: str
     metric: str
     direction: str
+    objectives: tuple[tuple[str, str], ...]
     space: Space
     store: Store
     _record: StudyRecord
@@ -42,15 +44,34 @@ class ResultsMixin:
             if t.value is not None
         ]
 
+    @property
+    def is_multi_objective(self) -> bool:
+        """Whether the study has more than one objective (see :meth:`pareto_front`)."""
+        return len(self.objectives) > 1
+
+    def pareto_front(self) -> list[Trial]:
+        """The complete trials that no other complete trial dominates (at least as good
+        in every objective, better in one), best primary metric first. For a
+        single-objective study: the trials that share the best value."""
+        return pareto(self.completed(), self.objectives)
+
     def leaderboard(self, k: int | None = 10) -> list[Trial]:
-        """The ``k`` best complete trials, best first (all when ``k`` is None)."""
+        """The ``k`` best complete trials, best first (all when ``k`` is None); a
+        multi-objective study ranks them by its primary metric."""
         done = self.completed()
         done.sort(key=lambda t: (t.value if self.direction == "min" else -t.value, t.number))  # type: ignore[operator]
         return done if k is None else done[:k]
 
     @property
     def best_trial(self) -> Trial:
-        """The best complete trial; raises TunelabError when none has completed."""
+        """The best complete trial; raises TunelabError when none has completed, and on a
+        multi-objective study, which has a Pareto front instead (as Optuna does)."""
+        if self.is_multi_objective:
+            raise TunelabError(
+                f"study {self.name!r} has {len(self.objectives)} objectives "
+                f"({describe(self.objectives)}) and no single best trial; use "
+                f"study.pareto_front() (or study.leaderboard() to rank by {self.metric!r})"
+            )
         best: Trial | None = None
         for t in self.completed():
             if best is None or better(self.direction, t.value, best.value):  # type: ignore[arg-type]
@@ -99,6 +120,7 @@ class ResultsMixin:
                 "name": self.name,
                 "metric": self.metric,
                 "direction": self.direction,
+                "objectives": [list(pair) for pair in self.objectives],
                 "space": self.space.to_dict(),
                 "searcher": self._record.searcher,
                 "user_attrs": self.user_attrs,

@@ -19,6 +19,7 @@ import numpy as np
 from tunelab._checkpoint import CheckpointFolder
 from tunelab._errors import (
     InvalidArgumentError,
+    InvalidConfigError,
     SearchExhausted,
     StudyMismatchError,
     StudyNotFoundError,
@@ -34,9 +35,10 @@ from tunelab.searchers import Searcher, make_searcher
 from tunelab.space import Space, config_key
 from tunelab.store import Store, open_store
 from tunelab.store._base import check_direction
-from tunelab.study import _liveness
+from tunelab.study import _liveness, _warm
 from tunelab.study._artifacts import artifact_root, study_folder
 from tunelab.study._budget import BudgetSummary, budget_summary
+from tunelab.study._objectives import describe, missing_objectives, parse_objectives
 from tunelab.study._results import ResultsMixin
 from tunelab.trial import Decision, Report, Trial, TrialHandle, TrialStatus, final_metrics
 
@@ -78,6 +80,14 @@ class Study(ResultsMixin):
 
     ``metric`` is the target (``"value"`` when the objective returns a number) and
     ``direction`` is ``"min"`` or ``"max"``. Every other reported metric is kept too.
+
+    A multi-objective study takes lists, one direction per metric:
+    ``metric=["acc", "latency"], direction=["max", "min"]``. Every complete trial must
+    then return (or report) each of them; :meth:`pareto_front` gives the trials no other
+    dominates, and ``best_trial`` is refused, as in Optuna. The first metric is the
+    primary one: ``study.metric``, ``study.direction``, ``trial.value``, schedulers and
+    :meth:`leaderboard` use it; ``study.objectives`` lists them all. Searchers learn all
+    of them; ``"parego"`` searches the whole front (``"random"`` works too).
     The store defaults to ``$TUNELAB_STORE`` or ``tunelab.db`` in the working directory;
     ``"memory"`` keeps everything in this process.
 
@@ -102,8 +112,8 @@ class Study(ResultsMixin):
         name: str | None = None,
         space: Space | Mapping[str, Any] | None = None,
         *,
-        metric: str | None = None,
-        direction: str | None = None,
+        metric: str | Sequence[str] | None = None,
+        direction: str | Sequence[str] | None = None,
         searcher: Searcher | str | Mapping[str, Any] | None = None,
         scheduler: Scheduler | str | Mapping[str, Any] | None = None,
         store: Store | str | os.PathLike[str] | None = None,
@@ -118,10 +128,13 @@ class Study(ResultsMixin):
             raise InvalidArgumentError(f"`name` must be a non-empty string; got {name!r}")
         if space is not None and not isinstance(space, Space):
             space = Space.from_dict(space)
+        objectives = parse_objectives(metric, direction)
+        if objectives is not None:
+            metric, direction = objectives[0]
         if metric is not None and (not isinstance(metric, str) or not metric):
             raise InvalidArgumentError(f"`metric` must be a non-empty string; got {metric!r}")
         if direction is not None:
-            direction = check_direction(direction)
+            direction = check_direction(str(direction))
         if isinstance(keep_checkpoints, bool) or not isinstance(keep_checkpoints, int) or (
             keep_checkpoints < 1
         ):
@@ -147,6 +160,7 @@ class Study(ResultsMixin):
             stored_space = Space.from_dict(record.space)
             for label, given, stored in (
                 ("space", space.to_dict() if space is not None else None, record.space),
+                ("objectives", objectives, record.objectives),
                 ("metric", metric, record.metric),
                 ("direction", direction, record.direction),
             ):
@@ -191,6 +205,7 @@ class Study(ResultsMixin):
                 space=space.to_dict(),
                 searcher=self.searcher.spec(),
                 scheduler=self.scheduler.spec(),
+                objectives=objectives,
             )
         if self.fidelity and self.scheduler.max_resource is None:
             raise InvalidArgumentError(
@@ -201,8 +216,12 @@ class Study(ResultsMixin):
         self._record = record
         self.metric: str = record.metric
         self.direction: str = record.direction
+        self.objectives: tuple[tuple[str, str], ...] = record.objectives
         self.scheduler.setup(self.metric, self.direction)
-        self.searcher.setup(self.metric, self.direction)
+        if self.is_multi_objective:
+            self.searcher.setup(self.metric, self.direction, objectives=self.objectives)
+        else:
+            self.searcher.setup(self.metric, self.direction)
         self._artifacts = artifact_root(self.store, artifacts)
         self._history: dict[int, Trial] = {}
         self._live: dict[int, _Live] = {}
@@ -212,10 +231,12 @@ class Study(ResultsMixin):
         self._restore_scheduler()
 
     def __repr__(self) -> str:
-        return (
-            f"Study(name={self.name!r}, metric={self.metric!r}, direction={self.direction!r}, "
-            f"store={self.store.url!r})"
-        )
+        if self.is_multi_objective:
+            target = (f"metric={[m for m, _ in self.objectives]!r}, "
+                      f"direction={[d for _, d in self.objectives]!r}")
+        else:
+            target = f"metric={self.metric!r}, direction={self.direction!r}"
+        return f"Study(name={self.name!r}, {target}, store={self.store.url!r})"
 
     # ------------------------------------------------------------------ folders
 
@@ -305,6 +326,76 @@ class Study(ResultsMixin):
         )
         self._remember(trial)
         return trial
+
+    def warm_start(
+        self,
+        source: Any,
+        *,
+        store: Store | str | os.PathLike[str] | None = None,
+        statuses: Sequence[TrialStatus | str] = (TrialStatus.COMPLETE,),
+        skip_invalid: bool = False,
+    ) -> list[Trial]:
+        """Copy finished trials of earlier work into this study (Optuna's ``add_trials``),
+        so that the searcher learns from them and ``best_trial`` may be one of them.
+
+        ``source`` is a :class:`Study`, the name of a study (in ``store``: a Store or URL,
+        by default this study's), or a list of :class:`~tunelab.Trial` objects or dicts
+        ``{"config": {...}, "metrics": {...}}`` (``"value"`` stands for the target
+        metric). ``statuses`` picks which source trials are copied (COMPLETE, and
+        STOPPED ones if asked); they keep their status, metrics and user attributes, get
+        the next trial numbers, and ``system_attrs["warm_start"]`` records their origin
+        (``{"study": name, "number": n}``, plus ``"store"`` when it was another store).
+        Copying the same study again skips the trials already copied.
+
+        Every configuration must fit this study's space and every trial must have this
+        study's target metric (each objective, when there are several): otherwise a
+        clear error names the trial and nothing is copied, or, with
+        ``skip_invalid=True``, such trials are skipped and a warning counts them.
+
+        Warm-started trials are trials of the study (``max_trials`` counts them) but
+        ``optimize(n_trials=...)`` counts only the trials it starts. To run a known
+        configuration (a baseline) rather than copy a result, use :meth:`enqueue`.
+        Returns the new trials.
+        """
+        wanted = _warm.check_statuses(statuses)
+        candidates = _warm.gather(source, store=store, own_store=self.store,
+                                  own_name=self.name, target=self.metric, statuses=wanted)
+        self._refresh()
+        seen = set()
+        for t in self._history.values():
+            origin = t.system_attrs.get("warm_start")
+            if isinstance(origin, dict) and origin.get("study") is not None:
+                seen.add((origin.get("store"), origin["study"], origin.get("number")))
+        ready = []
+        skipped = 0
+        for candidate in candidates:
+            o = candidate.origin
+            if o["study"] is not None and (o.get("store"), o["study"], o["number"]) in seen:
+                continue
+            try:
+                ready.append((candidate, *_warm.check(candidate, self.space, self.objectives)))
+            except (InvalidArgumentError, InvalidConfigError):
+                if not skip_invalid:
+                    raise
+                skipped += 1
+        if skipped:
+            logger.warning("study %r: warm start skipped %d trial(s) that do not fit its "
+                           "space or lack its target metric", self.name, skipped)
+        added = []
+        for candidate, config, metrics in ready:
+            trial = self.store.create_trial(
+                self._record.id, config, status=candidate.status,
+                metrics=metrics, value=metrics[self.metric],
+                user_attrs=candidate.user_attrs,
+                # Run under no scheduler of this study: no bracket, no budget consumed.
+                system_attrs={"warm_start": candidate.origin, "scheduler": "warm_start",
+                              "consumed": 0.0},
+            )
+            self._remember(trial)
+            added.append(trial)
+        if added:
+            logger.info("study %r: warm-started with %d trial(s)", self.name, len(added))
+        return added
 
     # ------------------------------------------------------------------ ask / tell
 
@@ -539,6 +630,16 @@ class Study(ResultsMixin):
     def _finish(self, outcome: Outcome) -> Trial:
         live = self._live[outcome.trial_id]
         status = self._settle_outcome(live, outcome)
+        if status is TrialStatus.COMPLETE and self.is_multi_objective:
+            missing = missing_objectives(outcome.metrics, self.objectives)
+            if missing:
+                status = TrialStatus.FAILED
+                outcome = replace(outcome, status=status, traceback=None, error=(
+                    f"trial {live.trial.number} completed without the objective(s) "
+                    f"{missing} of multi-objective study {self.name!r}; return or report "
+                    f"every objective ({describe(self.objectives)}); got metrics "
+                    f"{sorted(outcome.metrics)}"
+                ))
         self._live.pop(outcome.trial_id)
         ok = status in (TrialStatus.COMPLETE, TrialStatus.STOPPED, TrialStatus.PAUSED)
         value = outcome.metrics.get(self.metric) if ok else None

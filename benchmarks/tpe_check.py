@@ -1,0 +1,80 @@
+"""TPE check on Branin and Hartmann-6 at 100 evaluations, side by side with Optuna's TPE.
+
+    python benchmarks/tpe_check.py [SPEC] [SEEDS] [--peer]
+
+SPEC is a searcher spec as JSON (default ``"tpe"``). Prints the mean best value over the
+seeds and the median CPU milliseconds per suggestion over the last ten trials. The full
+comparison lives in the benchmark harness (``python -m benchmarks.run``); this is the
+quick loop used to choose TPE's defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+
+from benchmarks.problems.synthetic import FUNCTIONS, box_space, point
+from tunelab import Trial, TrialStatus
+from tunelab.searchers import make_searcher
+
+
+def run_tunelab(fname: str, seed: int, n: int, spec: Any) -> tuple[float, float]:
+    fn = FUNCTIONS[fname]
+    space = box_space(fn.bounds)
+    searcher = make_searcher(spec, seed=seed)
+    history: list[Trial] = []
+    cpu = []
+    for i in range(n):
+        t0 = time.process_time()
+        config = searcher.suggest(space, history, i)
+        cpu.append(time.process_time() - t0)
+        value = float(fn.f(point(config, fn.dim)[None])[0])
+        history.append(Trial(i, TrialStatus.COMPLETE, config, value=value))
+    return min(float(t.value) for t in history if t.value is not None), float(
+        np.median(cpu[-10:]))
+
+
+def run_optuna(fname: str, seed: int, n: int) -> tuple[float, float]:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    fn = FUNCTIONS[fname]
+    dists = {f"x{j}": optuna.distributions.FloatDistribution(lo, hi)
+             for j, (lo, hi) in enumerate(fn.bounds)}
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
+    cpu = []
+    best = np.inf
+    for _ in range(n):
+        t0 = time.process_time()
+        trial = study.ask(dists)
+        cpu.append(time.process_time() - t0)
+        x = np.array([trial.params[f"x{j}"] for j in range(fn.dim)])
+        value = float(fn.f(x[None])[0])
+        best = min(best, value)
+        study.tell(trial, value)
+    return float(best), float(np.median(cpu[-10:]))
+
+
+def main(argv: list[str]) -> None:
+    args = [a for a in argv if a != "--peer"]
+    spec = json.loads(args[0]) if args else "tpe"
+    seeds = int(args[1]) if len(args) > 1 else 10
+    for fname in ("branin", "hartmann6"):
+        runs = [("tunelab " + json.dumps(spec), [run_tunelab(fname, s, 100, spec)
+                                                  for s in range(seeds)])]
+        if "--peer" in argv:
+            runs.append(("optuna-tpe", [run_optuna(fname, s, 100) for s in range(seeds)]))
+        for label, r in runs:
+            print(f"{fname} {label}: mean best {np.mean([a for a, _ in r]):.4f}, "
+                  f"CPU per suggestion {1000 * np.median([b for _, b in r]):.2f} ms", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,260 @@
+"""Multivariate Parzen estimators on the unit cube, for TPE.
+
+Numeric coordinates get truncated Gaussian kernels on ``[0, 1]``; categorical
+coordinates get a kernel that keeps the observed choice with probability ``1 - w`` and
+spreads ``w`` over the others (Aitchison and Aitken); a NaN coordinate (a conditional
+parameter that is inactive) is uniform. A prior component (uniform over the cube) keeps
+every region reachable.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+__all__ = ["CubeLayout", "ParzenEstimator"]
+
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+
+@dataclass(frozen=True)
+class CubeLayout:
+    """How each coordinate of a space's unit cube is modelled.
+
+    ``n_choices[j]`` is the number of choices of a categorical coordinate (0 for numeric
+    ones); ``min_bandwidth[j]`` keeps kernels of discrete coordinates wide enough to reach
+    the neighbouring values; ``centers[j]`` lists the unit positions of a discrete
+    coordinate's values (None for continuous ones), to which proposals are snapped.
+    """
+
+    n_choices: np.ndarray
+    min_bandwidth: np.ndarray
+    centers: tuple[np.ndarray | None, ...]
+
+    @property
+    def categorical(self) -> np.ndarray:
+        return self.n_choices > 0
+
+    def snap(self, x: np.ndarray) -> np.ndarray:
+        """Move discrete coordinates of the rows of ``x`` to the nearest value's position."""
+        out = x.copy()
+        for j, c in enumerate(self.centers):
+            if c is None:
+                continue
+            col = out[:, j]
+            idx = np.clip(np.searchsorted(c, col), 1, len(c) - 1) if len(c) > 1 else None
+            if idx is None:
+                out[:, j] = c[0]
+                continue
+            left, right = c[idx - 1], c[idx]
+            out[:, j] = np.where(np.abs(col - left) <= np.abs(right - col), left, right)
+        return out
+
+
+class ParzenEstimator:
+    """A mixture of one kernel per observation plus a uniform prior component.
+
+    ``points`` are rows on the unit cube (NaN: inactive coordinate). A point's bandwidth
+    in a numeric coordinate is the larger gap to its neighbours there (the prior's centre
+    counts as a neighbour), at least ``min_bandwidth``: kernels are narrow where good
+    points crowd and wide where they are alone. ``multivariate=False`` treats the
+    coordinates independently (a product of one-dimensional mixtures, as in the original
+    TPE) instead of one product kernel per point.
+    """
+
+    def __init__(
+        self,
+        points: np.ndarray,
+        layout: CubeLayout,
+        *,
+        prior_weight: float = 1.0,
+        min_bandwidth: float = 0.0,
+        multivariate: bool = True,
+    ) -> None:
+        self.multivariate = multivariate
+        self._prior_weight = prior_weight
+        self._quad: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.layout = layout
+        self.points = points
+        m, d = points.shape
+        self.m = m
+        cat = layout.categorical
+        self._cat = cat
+        num = ~cat
+        active = ~np.isnan(points)
+        floor = np.maximum(layout.min_bandwidth, min_bandwidth)
+        factor = max(m, 1) ** (-1.0 / (d + 4))
+        # --- categorical: probability of moving off the observed choice
+        k = layout.n_choices
+        self.move = np.where(cat, (k - 1) / np.maximum(k, 1) * min(0.5, 0.6 * factor), 0.0)
+        # normalisers of the truncated kernels, per point and coordinate
+        h = np.where(num[None, :], _neighbor_bandwidths(points, floor), 1.0)
+        self.bandwidth = h
+        mu = np.where(active & num, points, 0.5)
+        self._mu = mu
+        self._h = h
+        mass = ndtr((1.0 - mu) / h) - ndtr(-mu / h)
+        self._log_norm = np.where(
+            active & num, -np.log(np.maximum(mass, 1e-300)) - np.log(h) - _LOG_SQRT_2PI, 0.0
+        )
+        self._active = active
+        self._log_prior = -float(np.log(np.where(cat, k, 1)).sum())
+        total = m + prior_weight
+        self._log_w_point = math.log(1.0 / total) if m else -math.inf
+        self._log_w_prior = math.log(prior_weight / total) if prior_weight > 0 else -math.inf
+        self._p_prior = prior_weight / total
+        # categorical indices of the points (-1 where inactive)
+        self._cat_idx = np.where(
+            active & cat, np.floor(np.nan_to_num(points) * np.maximum(k, 1)), -1
+        ).astype(np.int64)
+
+    # ------------------------------------------------------------------ density
+
+    def log_pdf(self, x: np.ndarray) -> np.ndarray:
+        """Log density of each row of ``x`` (NaN coordinates are marginalised out)."""
+        n = x.shape[0]
+        if self.m == 0:
+            return np.full(n, self._log_prior + self._log_w_prior)
+        x_active = ~np.isnan(x)
+        xv = np.nan_to_num(x, nan=0.5)
+        if not self.multivariate:
+            return self._log_pdf_independent(x, x_active, xv)
+        num = ~self._cat
+        if x_active.all() and self._active.all():
+            # every coordinate active: the Gaussian exponents as matrix products
+            if self._quad is None:
+                inv = 1.0 / self._h[:, num] ** 2  # m x d'
+                mu = self._mu[:, num]
+                self._quad = (inv.T.copy(), (mu * inv).T.copy(),
+                              -0.5 * (mu * mu * inv).sum(axis=1)
+                              + self._log_norm[:, num].sum(axis=1))
+            inv_t, mu_inv_t, const = self._quad
+            xn = xv[:, num]
+            log_k = -0.5 * ((xn * xn) @ inv_t) + xn @ mu_inv_t + const
+            for j in np.flatnonzero(self._cat):
+                term = self._term(int(j), xv[:, j])
+                if term is not None:
+                    log_k += term
+        else:
+            both = x_active[:, None, :] & self._active[None, :, :]  # n x m x d
+            z = (xv[:, None, num] - self._mu[None, :, num]) / self._h[None, :, num]
+            terms = -0.5 * z * z + self._log_norm[None, :, num]
+            log_k = np.where(both[:, :, num], terms, 0.0).sum(axis=2)
+            for j in np.flatnonzero(self._cat):
+                term = self._term(int(j), xv[:, j])
+                if term is not None:
+                    log_k += np.where(both[:, :, j], term, 0.0)
+        # coordinates where x is active but a point is not: uniform density (1 or 1/k)
+        k_all = np.where(self._cat, self.layout.n_choices, 1).astype(float)
+        log_uniform = -np.log(k_all)
+        if self._cat.any():
+            missing = x_active[:, None, :] & ~self._active[None, :, :]
+            log_k += (missing * log_uniform[None, None, :]).sum(axis=2)
+        mixture = _logsumexp_rows(log_k) + self._log_w_point
+        prior = self._log_w_prior + (x_active * log_uniform[None, :]).sum(axis=1)
+        return np.logaddexp(mixture, prior)
+
+    def _term(self, j: int, xj: np.ndarray) -> np.ndarray | None:
+        """Log kernel of every point in coordinate ``j`` at values ``xj`` (n x m)."""
+        if not self._cat[j]:
+            z = (xj[:, None] - self._mu[:, j][None, :]) / self._h[:, j][None, :]
+            out: np.ndarray = -0.5 * z * z + self._log_norm[:, j][None, :]
+            return out
+        k = int(self.layout.n_choices[j])
+        if k < 2:
+            return None
+        xi = np.floor(xj * k).astype(np.int64)
+        same = xi[:, None] == self._cat_idx[:, j][None, :]
+        w = self.move[j]
+        return np.where(same, math.log(1.0 - w), math.log(w / (k - 1)))
+
+    def _log_pdf_independent(
+        self, x: np.ndarray, x_active: np.ndarray, xv: np.ndarray
+    ) -> np.ndarray:
+        """Sum over coordinates of one-dimensional mixtures (univariate TPE)."""
+        n, d = x.shape
+        total = np.zeros(n)
+        for j in range(d):
+            act = self._active[:, j]
+            m_j = int(act.sum())
+            k = int(self.layout.n_choices[j]) if self._cat[j] else 1
+            log_uniform = -math.log(k) if k > 1 else 0.0
+            norm = m_j + self._prior_weight
+            log_prior = (math.log(self._prior_weight / norm) if self._prior_weight > 0
+                         else -math.inf) + log_uniform
+            term = self._term(j, xv[:, j]) if m_j else None
+            if term is None:
+                dens = np.full(n, log_prior if m_j else log_uniform)
+            else:
+                mix = _logsumexp_rows(np.where(act[None, :], term, -np.inf)) - math.log(norm)
+                dens = np.logaddexp(mix, log_prior)
+            total += np.where(x_active[:, j], dens, 0.0)
+        return total
+
+    # ------------------------------------------------------------------ sampling
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` rows drawn from the mixture (inactive coordinates drawn uniformly)."""
+        d = self.points.shape[1] if self.points.ndim == 2 else len(self.layout.n_choices)
+        out = rng.random((n, d))
+        if self.m == 0:
+            return out
+        from_prior = rng.random(n) < self._p_prior
+        which = rng.integers(0, self.m, size=n)
+        u = rng.random((n, d))
+        for j in range(d):
+            if not self.multivariate:  # each coordinate from its own component
+                act_j = np.flatnonzero(self._active[:, j])
+                if len(act_j) == 0:
+                    continue
+                which = act_j[rng.integers(0, len(act_j), size=n)]
+                from_prior = rng.random(n) < self._prior_weight / (
+                    len(act_j) + self._prior_weight)
+            act = self._active[which, j] & ~from_prior
+            if not act.any():
+                continue
+            if self._cat[j]:
+                k = int(self.layout.n_choices[j])
+                if k < 2:
+                    continue
+                keep = u[:, j] >= self.move[j]
+                own = self._cat_idx[which, j]
+                shift = rng.integers(1, k, size=n)
+                idx = np.where(keep, own, (own + shift) % k)
+                out[:, j] = np.where(act, (idx + 0.5) / k, out[:, j])
+            else:
+                mu = self._mu[which, j]
+                h = self._h[which, j]
+                lo, hi = ndtr(-mu / h), ndtr((1.0 - mu) / h)
+                p = lo + u[:, j] * (hi - lo)
+                v = mu + h * ndtri(np.clip(p, 1e-12, 1 - 1e-12))
+                out[:, j] = np.where(act, np.clip(v, 0.0, 1.0), out[:, j])
+        return out
+
+
+def _neighbor_bandwidths(points: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """Per point and coordinate: the larger gap to its neighbours among the points (the
+    prior's centre 0.5 included), clipped to ``[floor, 1]``; 1 where inactive."""
+    m, d = points.shape
+    allv = np.vstack([np.where(np.isnan(points), np.inf, points), np.full((1, d), 0.5)])
+    order = np.argsort(allv, axis=0, kind="stable")
+    srt = np.take_along_axis(allv, order, axis=0)
+    finite = np.where(np.isinf(srt), 1.0, srt)
+    left = srt - np.vstack([np.zeros((1, d)), finite[:-1]])
+    right = np.vstack([finite[1:], np.ones((1, d))]) - srt
+    gap = np.empty_like(srt)
+    np.put_along_axis(gap, order, np.maximum(left, right), axis=0)
+    out = np.clip(gap[:m], floor[None, :], 1.0)
+    return np.where(np.isnan(points), 1.0, out)
+
+
+def _logsumexp_rows(a: np.ndarray) -> np.ndarray:
+    """log(sum(exp(a), axis=1)) without overflow (rows of -inf give -inf)."""
+    top = a.max(axis=1)
+    safe = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        out: np.ndarray = np.log(np.exp(a - safe[:, None]).sum(axis=1)) + safe
+    return out
