@@ -1,6 +1,7 @@
 """TPE check on Branin and Hartmann-6 at 100 evaluations, side by side with Optuna's TPE.
 
-    python benchmarks/tpe_check.py [SPEC] [SEEDS] [--peer]
+    python -m benchmarks.tpe_check [SPEC] [SEEDS] [--peer]
+    python -m benchmarks.tpe_check --overhead
 
 SPEC is a searcher spec as JSON (default ``"tpe"``). Prints the mean best value over the
 seeds and the median CPU milliseconds per suggestion over the last ten trials. The full
@@ -62,7 +63,45 @@ def run_optuna(fname: str, seed: int, n: int) -> tuple[float, float]:
     return float(best), float(np.median(cpu[-10:]))
 
 
+def overhead(n_trials: int, repeats: int = 20) -> tuple[float, float]:
+    """CPU ms per TPE suggestion with ``n_trials`` finished trials in the history (Hartmann-6,
+    random configurations), tunelab then Optuna, interleaved per repeat; medians."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    fn = FUNCTIONS["hartmann6"]
+    space = box_space(fn.bounds)
+    rng = np.random.default_rng(0)
+    configs = [space.sample(rng) for _ in range(n_trials)]
+    values = [float(fn.f(point(c, fn.dim)[None])[0]) for c in configs]
+    history = [Trial(i, TrialStatus.COMPLETE, c, value=v)
+               for i, (c, v) in enumerate(zip(configs, values, strict=True))]
+    dists = {f"x{j}": optuna.distributions.FloatDistribution(lo, hi)
+             for j, (lo, hi) in enumerate(fn.bounds)}
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
+    study.add_trials([optuna.trial.create_trial(params=c, distributions=dists, value=v)
+                      for c, v in zip(configs, values, strict=True)])
+    searcher = make_searcher("tpe", seed=0)
+    searcher.suggest(space, history, n_trials)  # warm caches, as in a running study
+    ours, theirs = [], []
+    for k in range(repeats):
+        t0 = time.process_time()
+        searcher.suggest(space, history, n_trials + k)
+        ours.append(time.process_time() - t0)
+        t0 = time.process_time()
+        trial = study.ask(dists)
+        theirs.append(time.process_time() - t0)
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)  # keep the history fixed
+    return 1000 * float(np.median(ours)), 1000 * float(np.median(theirs))
+
+
 def main(argv: list[str]) -> None:
+    if "--overhead" in argv:
+        for n in (100, 300, 1000, 2000):
+            ours, theirs = overhead(n)
+            print(f"{n} trials: tunelab TPE {ours:.2f} ms, Optuna TPE {theirs:.2f} ms CPU per "
+                  f"suggestion (ratio {theirs / ours:.1f}x)", flush=True)
+        return
     args = [a for a in argv if a != "--peer"]
     spec = json.loads(args[0]) if args else "tpe"
     seeds = int(args[1]) if len(args) > 1 else 10

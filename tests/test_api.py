@@ -21,7 +21,7 @@ EXPECTED = {
     "Store", "StoreError", "Study",
     "StudyMismatchError", "StudyNotFoundError", "Trial", "TrialError", "TrialHandle",
     "TrialNotFoundError", "TrialStatus", "TunelabError", "__version__", "load_study",
-    "RegularizedEvolution", "TPESearcher", "bohb",
+    "RegularizedEvolution", "TPESearcher", "GPSearcher", "bohb",
     "open_store",
 }
 

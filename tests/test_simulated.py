@@ -93,6 +93,21 @@ def test_time_budget_stops_new_trials():
     assert all(t.status is TrialStatus.COMPLETE for t in study.trials)
 
 
+def test_a_hard_budget_end_stops_running_trials_at_once():
+    _, soft = run(4, n=1000, step_budget=40)
+    study, hard = run(4, n=1000, step_budget=40, at_budget="stop")
+    assert hard.steps_run == 40 and soft.steps_run > 40  # soft: running trials finish
+    assert hard.now < soft.now
+    assert not hard._trials and not [t for t in study.trials if t.status is TrialStatus.RUNNING]
+    # the 40th step ends the run: nothing is logged after it, and the same events led there
+    last_report = max(e[0] for e in hard.log if e[2] == "report")
+    assert max(e[0] for e in hard.log) == last_report == hard.now
+    assert [e for e in hard.log if e[2] == "start"] == [
+        e for e in soft.log if e[2] == "start" and e[0] <= hard.now]
+    stopped = [t for t in study.trials if t.status is TrialStatus.STOPPED]
+    assert stopped and all(t.value is not None for t in stopped if t.system_attrs.get("step"))
+
+
 @pytest.mark.parametrize(
     ("objective", "reason"),
     [
@@ -126,3 +141,5 @@ def test_bad_arguments():
         SimulatedExecutor(0)
     with pytest.raises(tunelab.InvalidArgumentError, match="`time_budget` must be a number > 0"):
         SimulatedExecutor(2, time_budget=0)
+    with pytest.raises(tunelab.InvalidArgumentError, match="`at_budget` must be one of"):
+        SimulatedExecutor(2, at_budget="pause")

@@ -199,6 +199,26 @@ def _tunelab_grid(problem: Problem, seed: int, budget: int) -> Searcher:
     return GridSearcher(points=points, shuffle=True, seed=seed)
 
 
+def _tunelab_named(name: str, **options: Any) -> Callable[[Problem, int, int], Searcher]:
+    """tunelab's registered searcher ``name`` (with ``options``) for a run."""
+
+    def make(problem: Problem, seed: int, budget: int) -> Searcher:
+        from tunelab.searchers import make_searcher
+
+        return make_searcher({"name": name, **options}, seed=seed)
+
+    return make
+
+
+def _registered(name: str) -> Callable[[Problem], str | None]:
+    def check(problem: Problem) -> str | None:
+        from tunelab.searchers import SEARCHERS
+
+        return None if name in SEARCHERS else f"tunelab has no searcher {name!r} yet"
+
+    return check
+
+
 #: The reduction factor of tunelab's rung schedulers in the benchmark.
 ETA = 3
 
@@ -415,6 +435,21 @@ _ALL = [
                        "max_resource=max_steps)"),
         )
     ),
+    Method("tunelab-tpe", "tunelab", "TPESearcher (defaults: multivariate, gamma 0.1, 24 "
+           "candidates, 10 Sobol start-up points)", make_searcher=_tunelab_named("tpe")),
+    Method("tunelab-gp", "tunelab", "GPSearcher (defaults)", make_searcher=_tunelab_named("gp"),
+           check=_registered("gp")),
+    Method("tunelab-evolution", "tunelab", "RegularizedEvolution (defaults: population 25, "
+           "tournament 10)", make_searcher=_tunelab_named("evolution")),
+    Method("tunelab-bohb", "tunelab", "BOHB: TPESearcher(multi_fidelity=True, "
+           "random_fraction=1/3) + Hyperband (eta=3, resource 1..max_steps)",
+           multi_fidelity=True,
+           make_searcher=_tunelab_named("tpe", multi_fidelity=True, random_fraction=1 / 3),
+           make_scheduler=_scheduler("hyperband")),
+    Method("tunelab-tpe-asha", "tunelab", "TPESearcher(multi_fidelity=True) + ASHA, promotion "
+           "form (eta=3, resource 1..max_steps)", multi_fidelity=True,
+           make_searcher=_tunelab_named("tpe", multi_fidelity=True),
+           make_scheduler=_scheduler("asha")),
     Method("optuna-random", "optuna", "RandomSampler", ("optuna",), make_peer=_optuna("random")),
     Method("optuna-tpe", "optuna", "TPESampler (defaults)", ("optuna",), make_peer=_optuna("tpe")),
     Method(

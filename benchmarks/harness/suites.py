@@ -56,6 +56,9 @@ class Suite:
     report: str = "search"
     #: The name of its data and report files (default ``search-<suite>``)
     slug: str = ""
+    #: family -> the problem list (a problem family's suite name) it takes its problems
+    #: from (default: the suite's own name)
+    problem_suites: dict[str, str] = field(default_factory=dict)
 
     @property
     def file_slug(self) -> str:
@@ -99,7 +102,8 @@ QUICK_METHODS = (
 #: Optuna's pruners with TPE and with random sampling.
 MF_METHODS = (
     "tunelab-random", "tunelab-sh", "tunelab-hyperband", "tunelab-asha",
-    "tunelab-asha-stop", "tunelab-async-hb", "tunelab-median",
+    "tunelab-asha-stop", "tunelab-async-hb", "tunelab-median", "tunelab-bohb",
+    "tunelab-tpe-asha", "tunelab-tpe",
     "optuna-random", "optuna-tpe",
     "optuna-tpe-median", "optuna-tpe-sha", "optuna-tpe-hyperband",
     "optuna-random-median", "optuna-random-sha", "optuna-random-hyperband",
@@ -117,6 +121,16 @@ MF_CAPPED = ("optuna-tpe-median", "optuna-tpe-sha", "optuna-tpe-hyperband",
              "optuna-random-median", "optuna-random-sha", "optuna-random-hyperband")
 MF_CAP = 20
 MF_UNCAPPED_SEEDS = 2
+
+#: The model-based comparison (issue 5): tunelab's TPE, GP and evolution against Optuna's
+#: TPE and GP at full fidelity, and BOHB against Optuna's TPE + HyperbandPruner.
+MODEL_METHODS = (
+    "tunelab-random", "tunelab-tpe", "tunelab-gp", "tunelab-evolution", "tunelab-bohb",
+    "tunelab-tpe-asha", "tunelab-hyperband", "optuna-random", "optuna-tpe", "optuna-gp",
+    "optuna-tpe-hyperband",
+)
+_FULL_FIDELITY = ("tunelab-random", "tunelab-tpe", "tunelab-gp", "tunelab-evolution",
+                  "optuna-random", "optuna-tpe", "optuna-gp")
 
 SUITES: dict[str, Suite] = {
     "smoke": Suite(
@@ -174,6 +188,33 @@ SUITES: dict[str, Suite] = {
         workers={"default": 1, "mf-synthetic": 4, "yahpo": 4},
         description="Everything: every problem of the full suites, every method, 30 seeds.",
         incumbent="full",
+    ),
+    "model": Suite(
+        "model",
+        seeds=20,
+        families=("synthetic", "tabular", "yahpo"),
+        methods=MODEL_METHODS,
+        budgets={"default": 200, "synthetic": 100, "tabular": 200, "yahpo": 20},
+        workers={"default": 1, "yahpo": 4},
+        subsets={"optuna-gp": {"synthetic": 3}, "tunelab-gp": {"synthetic": 3}},
+        max_problems={"yahpo": 10},
+        family_methods={
+            "synthetic": _FULL_FIDELITY,
+            "tabular": ("tunelab-random", "tunelab-tpe", "tunelab-evolution",
+                        "optuna-random", "optuna-tpe"),
+            "yahpo": ("tunelab-random", "tunelab-bohb", "tunelab-tpe-asha",
+                      "tunelab-hyperband", "optuna-tpe-hyperband"),
+        },
+        incumbent="full",
+        slug="search-model",
+        problem_suites={"synthetic": "quick", "tabular": "full", "yahpo": "mf"},
+        description=(
+            "Model-based search: synthetic functions at 100 evaluations (GPs on the first "
+            "three: Branin, Hartmann-3, Hartmann-6), the tabular benchmarks (fcnet, HPOBench "
+            "MLP, NAS-Bench-201) at 200 evaluations (read at 50, 100 and 200), one worker; "
+            "YAHPO lcbench (10 tasks) at 20 full-fidelity budgets of consumed epochs with 4 "
+            "simulated workers for BOHB against Optuna's TPE + HyperbandPruner; 20 seeds."
+        ),
     ),
     "mf": Suite(
         "mf",
@@ -262,7 +303,7 @@ def plan(
     by_family: dict[str, list[Problem]] = {}
     for fam in fams:
         try:
-            found = _load(fam, suite.name)
+            found = _load(fam, suite.problem_suites.get(fam, suite.name))
         except Exception as exc:  # a family not written yet, or its data missing
             missing[fam] = f"{type(exc).__name__}: {exc}"
             continue
@@ -307,14 +348,16 @@ def plan(
                     continue
                 for seed in seed_list:
                     run_budget = suite.run_budget(name, problem, seed)
-                    tasks.append(RunTask(name, fam, suite.name, problem.name, seed,
+                    tasks.append(RunTask(name, fam, suite.problem_suites.get(fam, suite.name),
+                                         problem.name, seed,
                                          run_budget, workers,
                                          _cost(name, problem, run_budget), suite.incumbent))
                 for extra, extra_family, extra_workers in suite.extra_workers:
                     if extra != name or extra_family != fam or problem.real:
                         continue
                     for seed in seed_list:
-                        tasks.append(RunTask(name, fam, suite.name, problem.name, seed, budget,
+                        tasks.append(RunTask(name, fam, suite.problem_suites.get(fam, suite.name),
+                                         problem.name, seed, budget,
                                              extra_workers, _cost(name, problem, budget),
                                              suite.incumbent))
     return Plan(suite, seed_list, problems, names, tasks, skipped, missing)

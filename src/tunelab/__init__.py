@@ -41,6 +41,7 @@ from tunelab.schedulers import (
     SuccessiveHalving,
 )
 from tunelab.searchers import (
+    GPSearcher,
     GridSearcher,
     ParEGOSearcher,
     RandomSearcher,
@@ -65,6 +66,7 @@ __all__ = [
     "Executor",
     "FIFOScheduler",
     "Float",
+    "GPSearcher",
     "GridSearcher",
     "Hyperband",
     "InlineExecutor",

@@ -36,6 +36,9 @@ class SimStep(NamedTuple):
     seconds: float
 
 
+_AT_BUDGET = ("finish", "stop")
+
+
 @dataclass
 class _SimTrial:
     job: Job
@@ -53,6 +56,9 @@ class SimulatedExecutor(Executor):
     ``steps_run`` the number of steps replayed (resource consumed), ``log`` the event log
     ``(time, trial number, kind, step)``. With ``time_budget``, no trial starts after
     that virtual second; with ``step_budget``, none starts once that many steps ran.
+    ``at_budget`` says what happens to the trials still running then: ``"finish"`` (the
+    default) lets them run to their end; ``"stop"`` is a hard end of the budget: they
+    stop at once, with the steps they reported (the clock stops there too).
 
     A paused trial that is resumed continues its curve where it paused, as if it had
     loaded a checkpoint (the objective is not called again).
@@ -74,7 +80,12 @@ class SimulatedExecutor(Executor):
         *,
         time_budget: float | None = None,
         step_budget: int | None = None,
+        at_budget: str = "finish",
     ) -> None:
+        if at_budget not in _AT_BUDGET:
+            raise InvalidArgumentError(
+                f"`at_budget` must be one of {_AT_BUDGET}; got {at_budget!r}"
+            )
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise InvalidArgumentError(f"`workers` must be an integer >= 1; got {workers!r}")
         if time_budget is not None and not (
@@ -90,6 +101,7 @@ class SimulatedExecutor(Executor):
         self._n = workers
         self.time_budget = time_budget
         self.step_budget = step_budget
+        self.at_budget = at_budget
         self.now = 0.0
         self.steps_run = 0
         self.log: list[tuple[float, int, str, int]] = []
@@ -109,12 +121,14 @@ class SimulatedExecutor(Executor):
     def running(self) -> int:
         return len(self._trials) + len(self._done)
 
-    def can_start(self) -> bool:
+    def budget_spent(self) -> bool:
+        """Whether the time or step budget has run out."""
         if self.time_budget is not None and self.now >= self.time_budget:
-            return False
-        if self.step_budget is not None and self.steps_run >= self.step_budget:
-            return False
-        return self.running < self._n
+            return True
+        return self.step_budget is not None and self.steps_run >= self.step_budget
+
+    def can_start(self) -> bool:
+        return not self.budget_spent() and self.running < self._n
 
     def start(self, objective: Objective, on_report: OnReport) -> None:
         self._objective, self._on_report = objective, on_report
@@ -164,11 +178,25 @@ class SimulatedExecutor(Executor):
             sim.last.update(metrics)
             self.log.append((at, sim.job.number, "report", sim.next_step))
             decision = self._on_report(trial_id, sim.next_step, metrics)
+            if self.at_budget == "stop" and self.budget_spent():
+                return self._stop_all(trial_id, decision)
             if decision is Decision.CONTINUE and sim.next_step < len(sim.curve):
                 self._push(at + sim.curve[sim.next_step].seconds, trial_id)
                 continue
             return [self._end(trial_id, decision)]
         return []
+
+    def _stop_all(self, trial_id: int, decision: Decision) -> list[Outcome]:
+        """Hard end of the budget: ``trial_id`` ends as decided if its curve is done or it
+        was told to stop or pause; every running trial stops where it is."""
+        sim = self._trials[trial_id]
+        if decision is Decision.CONTINUE and sim.next_step < len(sim.curve):
+            decision = Decision.STOP
+        out = [self._end(trial_id, decision)]
+        for other in list(self._trials):
+            out.append(self._end(other, Decision.STOP))
+        self._events.clear()
+        return out
 
     def _end(self, trial_id: int, decision: Decision) -> Outcome:
         sim = self._trials.pop(trial_id)

@@ -8,6 +8,7 @@ from typing import Any
 from tunelab._errors import InvalidArgumentError
 from tunelab.searchers._base import Searcher, fresh_seed
 from tunelab.searchers.evolution import RegularizedEvolution
+from tunelab.searchers.gp import GPSearcher
 from tunelab.searchers.grid import GridSearcher
 from tunelab.searchers.parego import ParEGOSearcher
 from tunelab.searchers.random import RandomSearcher
@@ -16,6 +17,7 @@ from tunelab.searchers.tpe import TPESearcher
 
 __all__ = [
     "SEARCHERS",
+    "GPSearcher",
     "GridSearcher",
     "ParEGOSearcher",
     "RandomSearcher",
@@ -30,7 +32,7 @@ __all__ = [
 #: Registered searchers by name.
 SEARCHERS: dict[str, type[Searcher]] = {
     cls.name: cls for cls in (RandomSearcher, SobolSearcher, GridSearcher, RegularizedEvolution,
-                     TPESearcher, ParEGOSearcher)
+                     TPESearcher, ParEGOSearcher, GPSearcher)
 }
 
 
