@@ -389,6 +389,10 @@ def write_report(
         w("")
         w(f"![{fam}: average rank vs budget](img/{ranks.name})")
         w("")
+    if suite.startswith("model"):
+        from benchmarks.harness.model_report import goal_section
+
+        lines.extend(goal_section(data, stats))
     path = out / f"search-{suite}.md"
     path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
     return path
