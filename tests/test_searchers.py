@@ -404,7 +404,8 @@ def test_studies_with_the_same_seed_run_the_same_configs(searcher: str | None) -
     assert a == b
     assert len(a) == 8 and len({key(c) for c in a}) == 8
     assert _study_configs(18, searcher) != a
-    bare = make_searcher(searcher, seed=17)
+    # the default searcher of a new study is TPE, whose first 10 trials are Sobol points
+    bare = make_searcher(searcher or "tpe", seed=17)
     assert a == [bare.suggest(make_space(), [], n) for n in range(8)]
 
 
@@ -415,8 +416,8 @@ def test_enqueued_baseline_runs_first() -> None:
     assert len(configs) == 5
     assert configs[0] == baseline
     assert configs == _study_configs(17, baseline=baseline, n=5)
-    # the searcher's proposals follow, numbered after the baseline
-    searcher = RandomSearcher(seed=17)
+    # the searcher's proposals (TPE's Sobol start-up points) follow, numbered after it
+    searcher = make_searcher("tpe", seed=17)
     assert configs[1:] == [searcher.suggest(make_space(), [], n) for n in range(1, 5)]
 
 

@@ -19,7 +19,8 @@ def curve(trial):
 
 def run(workers: int, seed: int = 0, n: int = 30, scheduler=None, **kwargs):
     sim = SimulatedExecutor(workers, **kwargs)
-    study = Study("sim", SPACE, metric="loss", seed=seed, store="memory", scheduler=scheduler)
+    study = Study("sim", SPACE, metric="loss", seed=seed, store="memory", scheduler=scheduler,
+                  searcher="random")  # the same configurations whatever the worker count
     study.optimize(curve, n_trials=n, executor=sim)
     return study, sim
 

@@ -107,7 +107,7 @@ def cli(ctx: click.Context, store: str | None) -> None:
 @click.option("--trial-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Fail a trial that runs longer than this many seconds.")
 @click.option("--searcher", type=click.Choice(sorted(SEARCHERS)), default=None,
-              help="Search algorithm [new studies: random].")
+              help="Search algorithm [new studies: tpe, per budget under rung schedulers].")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Searcher seed.")
 @click.option("--scheduler", "scheduler_name", type=click.Choice(SCHEDULER_NAMES), default=None,
               help="How long each trial runs [new studies: fifo, every trial to the end].")

@@ -39,6 +39,7 @@ from tunelab.study import _liveness, _warm
 from tunelab.study._artifacts import artifact_root, study_folder
 from tunelab.study._budget import BudgetSummary, budget_summary
 from tunelab.study._objectives import describe, missing_objectives, parse_objectives
+from tunelab.study._presets import default_searcher
 from tunelab.study._results import ResultsMixin
 from tunelab.trial import Decision, Report, Trial, TrialHandle, TrialStatus, final_metrics
 
@@ -88,6 +89,9 @@ class Study(ResultsMixin):
     primary one: ``study.metric``, ``study.direction``, ``trial.value``, schedulers and
     :meth:`leaderboard` use it; ``study.objectives`` lists them all. Searchers learn all
     of them; ``"parego"`` searches the whole front (``"random"`` works too).
+    Without a ``searcher``, a new study uses TPE (per budget under rung schedulers:
+    BOHB-style), the best of tunelab's searchers in the benchmarks
+    (:func:`tunelab.study.default_searcher`), or ParEGO over TPE with several metrics.
     The store defaults to ``$TUNELAB_STORE`` or ``tunelab.db`` in the working directory;
     ``"memory"`` keeps everything in this process.
 
@@ -196,8 +200,11 @@ class Study(ResultsMixin):
         else:
             assert space is not None
             self.space = space
-            self.searcher = make_searcher(searcher, seed=seed)
             self.scheduler = make_scheduler(given_scheduler)
+            if searcher is None and objectives is not None and len(objectives) > 1:
+                searcher = "parego"  # scalarised TPE over the whole front
+            self.searcher = (default_searcher(self.scheduler, seed) if searcher is None
+                             else make_searcher(searcher, seed=seed))
             record = self.store.create_study(
                 name,
                 metric=metric or "value",
