@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck unit services bench bench-search bench-full overhead clean
+.PHONY: demo test lint typecheck unit services bench bench-search bench-model bench-gp bench-mf bench-full overhead clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,20 @@ bench: bench-search overhead
 ## bench-search: the quick search suite only
 bench-search: $(STAMP)
 	$(PY) -m benchmarks.run --suite quick --jobs 2
+
+## bench-model: model-based searchers against Optuna (docs/benchmarks/search-model.md, ~15 min)
+bench-model: $(STAMP)
+	$(PY) -m benchmarks.run --suite model --jobs 2
+
+## bench-gp: GP searchers against Optuna's GPSampler (docs/benchmarks/search-model-gp.md;
+## Optuna's GP needs torch: `pip install torch==2.13.0` installs the CPU build here)
+bench-gp: $(STAMP)
+	$(PY) -m benchmarks.run --suite model-gp --jobs 2
+
+## bench-mf: schedulers and BOHB against Optuna's pruners (docs/benchmarks/multi-fidelity.md,
+## ~50 min on 2 cores)
+bench-mf: $(STAMP)
+	$(PY) -m benchmarks.run --suite mf --jobs 2
 
 ## overhead: the overhead benchmark against Optuna (writes docs/benchmarks/overhead.md)
 overhead: $(STAMP)
