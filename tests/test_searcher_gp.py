@@ -18,7 +18,6 @@ from tunelab import (
     InvalidArgumentError,
     PowerOfTwo,
     RandomSearcher,
-    SobolSearcher,
     Space,
     Trial,
     TrialStatus,
@@ -80,10 +79,11 @@ def test_same_seed_same_trials_and_other_seed_other_trials():
     assert a[3:] != c[3:]
 
 
-def test_startup_trials_are_the_sobol_points():
+def test_startup_trials_are_uniform_draws_of_their_own_generator():
     gp = [t.config for t in drive(GPSearcher(seed=11, n_startup=6), MIXED, mixed_objective, 6)]
-    sobol = SobolSearcher(seed=11)
-    assert gp == [sobol.suggest(MIXED, [], n) for n in range(6)]
+    # trial n takes space.sample with the generator of (seed, n), whatever the history
+    assert gp == [MIXED.sample(np.random.default_rng([11, n])) for n in range(6)]
+    assert len({config_key(c) for c in gp}) == 6
 
 
 def test_a_pending_trial_is_not_proposed_again():
