@@ -34,8 +34,29 @@ from tunelab.trial import Decision, TrialStatus
 __all__ = ["ProcessExecutor"]
 
 
+_HELD = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Any:
+    """Hold Ctrl-C and SIGTERM while a worker is forked: Python would run their handlers
+    inside the fork hooks (the logging module's lock release), where the
+    KeyboardInterrupt they raise is swallowed, and the driver would go on waiting. Held
+    signals arrive right after, in ordinary code."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _worker_main(conn: Connection, objective: Objective) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    if hasattr(signal, "pthread_sigmask"):  # the mask held while forking is inherited
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
     die_with_parent()
     while True:
         try:
@@ -124,7 +145,8 @@ class ProcessExecutor(Executor):
         process = self._ctx.Process(  # type: ignore[attr-defined]
             target=_worker_main, args=(child, self._objective), daemon=True
         )
-        process.start()
+        with _signals_held():
+            process.start()
         child.close()
         worker = _Worker(process, parent)
         self._workers.append(worker)
