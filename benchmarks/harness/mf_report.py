@@ -608,11 +608,13 @@ def write_mf_report(
     for m in stats.methods:
         w(f"| {m} | {descriptions.get(m, '')} |")
     w("")
+    tpe_mf = [f"`{m}`" for m in ("tunelab-bohb", "tunelab-tpe-asha") if m in stats.methods]
     w("tunelab's scheduler methods use `RandomSearcher(seed)` as the searcher (they differ "
-      "only in the scheduler, and so share trial n's configuration), except `tunelab-bohb` "
-      "and `tunelab-tpe-asha`, whose TPE is fitted on the largest resource with enough "
-      "results (BOHB). `tunelab-random` and `tunelab-tpe` run at full fidelity (no "
-      "scheduler); `optuna-random` "
+      "only in the scheduler, and so share trial n's configuration)"
+      + (f", except {' and '.join(tpe_mf)}, whose TPE is fitted on the largest resource "
+         "with enough results (BOHB)" if tpe_mf else "") + ". `tunelab-random` "
+      + ("and `tunelab-tpe` run" if "tunelab-tpe" in stats.methods else "is random search")
+      + " at full fidelity (no scheduler); `optuna-random` "
       "and `optuna-tpe` are Optuna's samplers without a pruner. Peers are at their "
       "defaults except as noted:")
     w("")
@@ -634,7 +636,8 @@ def write_mf_report(
     w("The goal: tunelab's best multi-fidelity method has a lower mean normalized regret "
       "than Optuna's best (sampler, pruner) pair at every budget from 5 x to 100 x. "
       "\"Best\" is chosen at each budget on each side, among "
-      f"{', '.join(TUNELAB_MF)} (tunelab) and {', '.join(OPTUNA_PAIRS)} (Optuna). "
+      f"{', '.join(m for m in TUNELAB_MF if m in stats.methods)} (tunelab) and "
+      f"{', '.join(m for m in OPTUNA_PAIRS if m in stats.methods)} (Optuna). "
       "*Difference* is tunelab's best minus Optuna's best (negative: tunelab lower), "
       "paired by (task, seed), with a 95% bootstrap interval; *W/L* counts the (task, "
       "seed) cells where tunelab's regret is lower / higher.")
