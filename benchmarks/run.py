@@ -114,11 +114,18 @@ def _display(path: Path) -> str:
         return str(path)
 
 
+#: Every run is one process on one core: BLAS thread pools on these shared cores make
+#: small matrix work (GP fits) 10-50x slower, for every tool alike.
+FIXED_ENV = {"PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+             "MKL_NUM_THREADS": "1"}
+
+
 def _fix_hash_seed() -> None:
-    """Re-run this command with ``PYTHONHASHSEED=0``: SMAC3's proposals follow the
-    iteration order of sets, which depends on Python's per-process hash seed."""
-    if os.environ.get("PYTHONHASHSEED") != "0":
-        env = {**os.environ, "PYTHONHASHSEED": "0"}
+    """Re-run this command with ``PYTHONHASHSEED=0`` (SMAC3's proposals follow the
+    iteration order of sets, which depends on Python's per-process hash seed) and one
+    BLAS thread per process (inherited by the worker processes)."""
+    if any(os.environ.get(k) != v for k, v in FIXED_ENV.items()):
+        env = {**os.environ, **FIXED_ENV}
         os.execve(sys.executable, [sys.executable, "-m", "benchmarks.run", *sys.argv[1:]], env)
 
 
