@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -44,17 +45,13 @@ class EncodingCache:
         changing only trials that finished or started since: the summaries are kept
         and only those from the first changed position on are recomputed.
         """
+        self._switch(space)
         trials = list(history)
         old = self._trials
         p = 0
-        if self._space is space:
-            limit = min(len(old), len(trials))
-            while p < limit and old[p] is trials[p]:
-                p += 1
-        else:
-            self._space = space
-            self._rows.clear()
-            self._summaries.clear()
+        limit = min(len(old), len(trials))
+        while p < limit and old[p] is trials[p]:
+            p += 1
         n, d = len(trials), len(space)
         if self._kind.shape[0] < n or self._x.shape[1] != d:
             size = max(n, 2 * self._kind.shape[0], 64)
@@ -86,32 +83,37 @@ class EncodingCache:
         self, space: Space, trial: Trial
     ) -> tuple[int, np.ndarray | None, float, float]:
         """:func:`_summary` of ``trial``, computed once per trial object."""
-        if self._space is not space:
-            self._rows.clear()
-            self._summaries.clear()
-            self._space = space
-        hit = self._summaries.get(id(trial))
-        if hit is not None and hit[0] is trial:
-            return hit[1]
-        out = _summary(space, trial)
-        if len(self._summaries) > 4 * _MAX_CACHED:
-            self._summaries.clear()
-        self._summaries[id(trial)] = (trial, out)
-        return out
+        self._switch(space)
+        return _memo(self._summaries, trial, lambda: _summary(space, trial))
 
     def encode(self, space: Space, trial: Trial) -> np.ndarray:
+        """``space.encode(trial.config)``, computed once per trial object."""
+        self._switch(space)
+        return _memo(self._rows, trial, lambda: space.encode(trial.config))
+
+    def _switch(self, space: Space) -> None:
+        """Forget everything when the space changes."""
         if self._space is not space:
             self._rows.clear()
             self._summaries.clear()
+            self._trials = []
             self._space = space
-        hit = self._rows.get(id(trial))
-        if hit is not None and hit[0] is trial:
-            return hit[1]
-        row = space.encode(trial.config)
-        if len(self._rows) > 4 * _MAX_CACHED:  # trials replaced many times: start over
-            self._rows.clear()
-        self._rows[id(trial)] = (trial, row)
-        return row
+
+
+_T = TypeVar("_T")
+
+
+def _memo(memo: dict[int, tuple[Trial, _T]], trial: Trial, compute: Callable[[], _T]) -> _T:
+    """``compute()`` for ``trial``, kept by object identity (the entry holds the trial, so
+    its id is never reused); the memo starts over if trials were replaced very often."""
+    hit = memo.get(id(trial))
+    if hit is not None and hit[0] is trial:
+        return hit[1]
+    out = compute()
+    if len(memo) > 4 * _MAX_CACHED:
+        memo.clear()
+    memo[id(trial)] = (trial, out)
+    return out
 
 
 _MAX_CACHED = 100_000
