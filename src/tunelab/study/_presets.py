@@ -14,11 +14,12 @@ def default_searcher(scheduler: Scheduler, seed: int | None = None) -> Searcher:
     """The searcher of a new study that names none: TPE, fitted per budget (BOHB-style)
     when the scheduler grants resources in rungs.
 
-    Chosen from the model suite (docs/benchmarks/search-model.md, 20 seeds): TPE had the
-    best average rank on the synthetic functions at 100 evaluations and the lowest mean
-    regret on the tabular benchmarks at 50-200 evaluations among tunelab's searchers, at
-    2-4 ms of CPU per trial; random search is never better there. Pass
-    ``searcher="random"`` for independent draws.
+    Chosen from the model suite (docs/benchmarks/search-model.md, 20 seeds): among
+    tunelab's searchers TPE had the best average rank on the synthetic functions at 100
+    evaluations and the lowest mean final regret on the tabular benchmarks at 200, at
+    2-4 ms of CPU per trial, and random search was behind it on every family. GPs
+    (search-model-gp.md) find better points on small all-float spaces but cost ~10x
+    more per trial; pass ``searcher="gp"`` there, or ``"random"`` for independent draws.
     """
     rungs = scheduler.max_resource is not None and scheduler.name not in ("fifo",)
     return TPESearcher(seed, multi_fidelity=rungs)
