@@ -4,6 +4,7 @@ Usage::
 
     python -m benchmarks.run --suite smoke|quick|full|mf [--seeds N] [--families a,b]
                              [--methods m1,m2] [--jobs 2] [--out docs/benchmarks]
+                             [--resume JOURNAL.jsonl]
 
 Writes ``OUT/data/search-<suite>.json.gz`` (everything, for rebuilding reports),
 ``OUT/data/search-<suite>-traces.csv.gz`` (one row per trace point),
@@ -15,6 +16,7 @@ Writes ``OUT/data/search-<suite>.json.gz`` (everything, for rebuilding reports),
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import sys
@@ -26,7 +28,7 @@ from typing import Any
 from benchmarks.harness import results
 from benchmarks.harness.methods import METHODS
 from benchmarks.harness.report import write_any_report
-from benchmarks.harness.runner import RunResult, run_many
+from benchmarks.harness.runner import RunResult, RunTask, run_many
 from benchmarks.harness.suites import SUITES, plan
 from benchmarks.problems import FAMILIES
 
@@ -52,6 +54,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="report folder (data in OUT/data, plots in OUT/img)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--resume", type=Path, default=None, metavar="JOURNAL",
+                        help="append each finished run to this JSON-lines file and skip the "
+                             "runs it already holds (a long suite survives interruptions)")
     return parser.parse_args(argv)
 
 
@@ -78,7 +83,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             say(f"[bench] {done}/{total} runs, {now - start:.0f} s")
 
     problems = {p.name: p for p in the_plan.problems}
-    runs = run_many(the_plan.tasks, args.jobs, problems=problems, progress=progress)
+    journal = Journal(args.resume) if args.resume else None
+    tasks = list(the_plan.tasks)
+    earlier: list[RunResult] = []
+    if journal is not None:
+        earlier = journal.matching(tasks)
+        held = {r.key for r in earlier}
+        tasks = [t for t in tasks if t.key not in held]
+        say(f"[bench] resume: {len(earlier)} runs from {args.resume}, {len(tasks)} to run")
+
+    def record(done: int, total: int, run: RunResult) -> None:
+        if journal is not None and run.status == "ok":
+            journal.append(run)
+        progress(done, total, run)
+
+    fresh = run_many(tasks, args.jobs, problems=problems, progress=record)
+    order = {t.key: i for i, t in enumerate(the_plan.tasks)}
+    runs = sorted([*earlier, *fresh], key=lambda r: order[r.key])
     wall = time.perf_counter() - start
     by_name = {p.name: p for p in the_plan.problems}
     problem_records: list[dict[str, Any]] = [
@@ -105,6 +126,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     say(f"[bench] {len(runs)} runs in {wall:.1f} s ({failed} failed)")
     say(f"[bench] data:   {json_path}\n[bench] traces: {csv_path}\n[bench] report: {report}")
     return 0
+
+
+class Journal:
+    """A JSON-lines file of finished runs, one per line, appended as they finish."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def matching(self, tasks: Sequence[RunTask]) -> list[RunResult]:
+        """The journal's runs that belong to ``tasks`` (the last copy of each)."""
+        wanted = {t.key for t in tasks}
+        found: dict[tuple[str, str, int, int, int], RunResult] = {}
+        if self.path.exists():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                try:
+                    run = RunResult.from_dict(json.loads(line))
+                except (ValueError, TypeError):
+                    continue  # a line cut short by an interruption
+                if run.key in wanted:
+                    found[run.key] = run
+        return list(found.values())
+
+    def append(self, run: RunResult) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(run.to_dict(), separators=(",", ":")) + "\n")
 
 
 def _display(path: Path) -> str:

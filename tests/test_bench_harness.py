@@ -338,3 +338,36 @@ def test_smoke_suite_end_to_end(tmp_path: Path) -> None:
     assert md_file.read_text().replace(str(data_file), "X") == text.replace(
         "docs/benchmarks/data/search-smoke.json.gz", "X"
     ).replace(str(data_file), "X")
+
+
+def test_resume_journal_skips_finished_runs_and_gives_the_same_data(tmp_path: Path) -> None:
+    pytest.importorskip("optuna")
+    pytest.importorskip("matplotlib")
+    from benchmarks import run as run_cli
+
+    journal = tmp_path / "runs.jsonl"
+    args = ["--suite", "smoke", "--quiet", "--methods", "tunelab-random"]
+    assert run_cli.main([*args, "--out", str(tmp_path / "a"), "--resume", str(journal)]) == 0
+    first = load(tmp_path / "a" / "data" / "search-smoke.json.gz")["runs"]
+    lines = journal.read_text().splitlines()
+    assert len(lines) == len(first) > 1
+    # Lose the last run and cut one line short, as an interrupted suite would.
+    journal.write_text("\n".join(lines[:-2]) + "\n" + lines[-2][:40] + "\n")
+    calls: list[int] = []
+    real = run_cli.run_many
+
+    def counting(tasks: Sequence[Any], *a: Any, **k: Any) -> list[RunResult]:
+        calls.append(len(tasks))
+        return real(tasks, *a, **k)
+
+    run_cli.run_many = counting  # type: ignore[assignment]
+    try:
+        assert run_cli.main([*args, "--out", str(tmp_path / "b"), "--resume", str(journal)]) == 0
+    finally:
+        run_cli.run_many = real  # type: ignore[assignment]
+    assert calls == [2]  # only the lost run and the cut one ran again
+    second = load(tmp_path / "b" / "data" / "search-smoke.json.gz")["runs"]
+    strip = ("cpu_total_s", "cpu_eval_s", "overhead_ms", "wall_s")
+    assert [{k: v for k, v in r.items() if k not in strip} for r in second] == [
+        {k: v for k, v in r.items() if k not in strip} for r in first
+    ]

@@ -290,6 +290,18 @@ class RunResult:
         out["trace"] = self.trace.to_dict()
         return out
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunResult:
+        """The inverse of :meth:`to_dict` (for the ``--resume`` journal)."""
+        known = {f for f in cls.__dataclass_fields__}
+        fields = {k: v for k, v in data.items() if k in known and k != "trace"}
+        return cls(**fields, trace=Trace(**data.get("trace", {})))
+
+    @property
+    def key(self) -> tuple[str, str, int, int, int]:
+        """What identifies a run: method, problem, seed, budget and workers."""
+        return (self.method, self.problem, self.seed, self.budget, self.workers)
+
 
 # --------------------------------------------------------------------------- tunelab
 
@@ -519,6 +531,11 @@ class RunTask:
     workers: int
     cost: float = 1.0  # a rough relative cost, to start the long runs first
     incumbent: str = "last"
+
+    @property
+    def key(self) -> tuple[str, str, int, int, int]:
+        """Same as :attr:`RunResult.key` for the run this task makes."""
+        return (self.method, self.problem, self.seed, self.budget, self.workers)
 
 
 _PROBLEMS: dict[tuple[str, str], dict[str, Problem]] = {}
