@@ -141,8 +141,10 @@ def test_a_version_1_sqlite_file_opens_upgraded(tmp_path):
         )
     conn.close()
     with SQLStore(f"sqlite:///{path}") as store:
-        assert store.schema_version == SCHEMA_VERSION == 2
+        assert store.schema_version == SCHEMA_VERSION == 3
         assert store.get_study("old").objectives == (("acc", "max"),)
+        store.save_environment("abc", {"python": {"version": "3.11"}})  # v3's table
+        assert store.get_environment("abc") == {"python": {"version": "3.11"}}
     study = tunelab.load_study("old", store=str(path))
     assert study.objectives == (("acc", "max"),) and study.best_value == 0.7
     study.optimize(lambda c: c["x"], n_trials=2)

@@ -67,6 +67,28 @@ def assert_same_floats(got: dict[str, Any], want: dict[str, float]) -> None:
         assert repr(got[key]) == repr(value), (key, got[key], value)  # bit-exact, sign too
 
 
+# ------------------------------------------------------------------------------ environments
+
+
+def test_environment_cards_are_stored_once_per_hash(store: Store) -> None:
+    card = {"python": {"version": "3.11.7"}, "packages": {"numpy": "2.4.1"},
+            "git": {"commit": "abc", "dirty": True, "diff": "+x\n"}, "argv": ["t", "-x"]}
+    assert store.get_environment("h1") is None
+    store.save_environment("h1", card)
+    store.save_environment("h1", {"other": 1})  # a second save of the hash changes nothing
+    assert store.get_environment("h1") == card
+    got = store.get_environment("h1")
+    assert got is not None
+    got["python"]["version"] = "changed"  # the caller's copy, not the store's
+    assert store.get_environment("h1") == card
+
+
+def test_environment_card_must_be_json(store: Store) -> None:
+    with pytest.raises(InvalidArgumentError, match="environment"):
+        store.save_environment("h2", {"bad": object()})
+    assert store.get_environment("h2") is None
+
+
 # ------------------------------------------------------------------------------ studies
 
 
@@ -755,9 +777,10 @@ def test_a_trial_can_be_created_finished_with_its_metrics(store: Store) -> None:
 
 
 def _downgrade_to_v1(sql_url: str, request: pytest.FixtureRequest) -> None:
-    """Make a version-2 store look like one written at version 1."""
+    """Make a current store look like one written at version 1."""
     statements = [
         "ALTER TABLE tunelab_studies DROP COLUMN objectives",
+        "DROP TABLE tunelab_environments",
         "UPDATE tunelab_meta SET value = '1' WHERE key = 'schema_version'",
     ]
     if sql_url.startswith("sqlite"):
@@ -780,7 +803,9 @@ def test_a_version_1_store_is_upgraded_in_place(
         store.create_trial(old.id, {"x": 1}, status=C, metrics={"loss": 2.0}, value=2.0)
     _downgrade_to_v1(sql_url, request)
     with SQLStore(sql_url) as store:
-        assert store.schema_version == SCHEMA_VERSION == 2
+        assert store.schema_version == SCHEMA_VERSION == 3
+        store.save_environment("e", {"os": "x"})  # version 3's table is back
+        assert store.get_environment("e") == {"os": "x"}
         record = store.get_study("old")
         assert record.objectives == (("loss", "max"),)
         assert [t.value for t in store.get_trials(record.id)] == [2.0]

@@ -1,8 +1,14 @@
-"""Analysis of finished (or running) studies: read the store, compute, never write.
+"""Analysis of studies. Most functions only read; :func:`reproduce`, :func:`seed_noise` and
+:func:`sensitivity` run new trials through the study (which alone writes to the store).
 
 * :func:`fidelity_agreement` -- does a cheap proxy (fewer epochs, a data subset, a smaller
   model) rank configurations like the full run? Rank correlations between consecutive
   resources.
+* :func:`reproduce` -- rerun a trial with its configuration and seed, compare the
+  metrics, list what changed in the environment;
+* :func:`seed_noise` -- rerun the top configurations under new seeds: is the winner
+  better than the seed noise?
+* :func:`sensitivity` -- one-at-a-time sensitivity curves from a baseline;
 * :func:`non_dominated_mask`, :func:`non_dominated_ranks`, :func:`hypervolume` -- Pareto
   fronts of several objectives (losses: lower is better; :func:`as_losses` converts).
 """
@@ -15,15 +21,27 @@ from tunelab.analysis._fidelity import (
     resource_ladder,
     values_at,
 )
+from tunelab.analysis._reproduce import MetricCheck, Reproduction, reproduce
+from tunelab.analysis._seeds import ConfigNoise, SeedNoise, seed_noise
+from tunelab.analysis._sensitivity import ParamCurve, Sensitivity, sensitivity
 
 __all__ = [
+    "ConfigNoise",
     "FidelityAgreement",
+    "MetricCheck",
+    "ParamCurve",
     "RankAgreement",
+    "Reproduction",
+    "SeedNoise",
+    "Sensitivity",
     "as_losses",
     "fidelity_agreement",
     "hypervolume",
     "non_dominated_mask",
     "non_dominated_ranks",
+    "reproduce",
     "resource_ladder",
+    "seed_noise",
+    "sensitivity",
     "values_at",
 ]

@@ -21,8 +21,9 @@ from tunelab.trial import Report, Trial, TrialStatus
 __all__ = ["SCHEMA_VERSION", "Store", "StudyRecord", "StudySummary", "dumps", "loads"]
 
 #: The schema version this tunelab writes. Stores with a newer version are refused; older
-#: ones are upgraded in place when opened (version 2 added the studies' ``objectives``).
-SCHEMA_VERSION = 2
+#: ones are upgraded in place when opened (version 2 added the studies' ``objectives``,
+#: version 3 the environment cards).
+SCHEMA_VERSION = 3
 
 #: A study's objectives: ``((metric, direction), ...)``, the primary one first.
 Objectives = tuple[tuple[str, str], ...]
@@ -312,6 +313,17 @@ class Store(ABC):
 
     @abstractmethod
     def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None: ...
+
+    # --------------------------------------------------------------- environments
+
+    @abstractmethod
+    def save_environment(self, card_hash: str, card: dict[str, Any]) -> None:
+        """Store an environment card under its hash (nothing happens when one is
+        already stored under that hash)."""
+
+    @abstractmethod
+    def get_environment(self, card_hash: str) -> dict[str, Any] | None:
+        """The card stored under ``card_hash``; None when there is none."""
 
     def close(self) -> None:  # noqa: B027 - optional
         """Release connections."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import threading
 import time
 from collections.abc import Sequence
@@ -43,6 +45,7 @@ class MemoryStore(Store):
         self._reports: dict[int, list[Report]] = {}
         self._next_study = 1
         self._next_trial = 1
+        self._environments: dict[str, dict[str, Any]] = {}
 
     # --------------------------------------------------------------- studies
 
@@ -417,3 +420,15 @@ class MemoryStore(Store):
                 replace(trial, user_attrs={**trial.user_attrs, key: value}),
                 self._by_id[trial_id][0],
             )
+
+    # --------------------------------------------------------------- environments
+
+    def save_environment(self, card_hash: str, card: dict[str, Any]) -> None:
+        encoded = loads(json_value("environment", card))
+        with self._lock:
+            self._environments.setdefault(str(card_hash), encoded)
+
+    def get_environment(self, card_hash: str) -> dict[str, Any] | None:
+        with self._lock:
+            card = self._environments.get(str(card_hash))
+            return None if card is None else copy.deepcopy(card)

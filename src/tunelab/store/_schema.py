@@ -7,7 +7,9 @@ Versions (``tunelab_meta.schema_version``; ``SQLStore`` upgrades older stores in
 
 1. the first schema;
 2. ``tunelab_studies.objectives``: JSON list of ``[metric, direction]`` pairs, the
-   primary one first (filled with the one target for studies of version 1).
+   primary one first (filled with the one target for studies of version 1);
+3. ``tunelab_environments``: environment cards (JSON) keyed by their hash, each stored
+   once however many trials ran on it (trials name theirs in ``system_attrs["env"]``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["meta", "metadata", "reports", "studies", "trials"]
+__all__ = ["environments", "meta", "metadata", "reports", "studies", "trials"]
 
 metadata = MetaData()
 
@@ -95,4 +97,13 @@ reports = Table(
     Column("metrics", Text, nullable=False),
     Column("time", Float, nullable=False),
     Index("ix_tunelab_reports_trial", "trial_id", "step"),
+)
+
+#: Environment cards (tunelab.tracking), one row per distinct environment.
+environments = Table(
+    "tunelab_environments",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("card", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
 )

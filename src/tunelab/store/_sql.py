@@ -57,7 +57,7 @@ from tunelab.store._base import (
     json_value,
     loads,
 )
-from tunelab.store._schema import meta, metadata, reports, studies, trials
+from tunelab.store._schema import environments, meta, metadata, reports, studies, trials
 from tunelab.trial import Report, Trial, TrialStatus
 
 __all__ = ["SQLStore"]
@@ -253,6 +253,9 @@ class SQLStore(Store):
                     update(studies).where(studies.c.id == study_id)
                     .values(objectives=dumps([[metric, direction]]))
                 )
+        if version < 3:  # the environments table: made by create_all, nothing to move
+            logger.info("upgrading store %r from schema version %d to 3", self.url,
+                        max(version, 2))
 
     @property
     def schema_version(self) -> int:
@@ -851,3 +854,31 @@ class SQLStore(Store):
 
         self._run(write)
 
+    # ------------------------------------------------------------------ environments
+
+    def save_environment(self, card_hash: str, card: dict[str, Any]) -> None:
+        encoded = json_value("environment", card)
+        key = str(card_hash)
+
+        def save(conn: Connection) -> None:
+            found = conn.execute(
+                select(environments.c.hash).where(environments.c.hash == key)
+            ).first()
+            if found is None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(insert(environments).values(
+                            hash=key, card=encoded, created_at=time.time()))
+                except sa_exc.IntegrityError:
+                    pass  # another process stored the same card meanwhile
+
+        self._run(save)
+
+    def get_environment(self, card_hash: str) -> dict[str, Any] | None:
+        text_ = self._run(
+            lambda c: c.execute(
+                select(environments.c.card).where(environments.c.hash == str(card_hash))
+            ).scalar(),
+            write=False,
+        )
+        return None if text_ is None else loads(text_)

@@ -35,12 +35,14 @@ from tunelab.searchers import Searcher, make_searcher
 from tunelab.space import Space, config_key
 from tunelab.store import Store, open_store
 from tunelab.store._base import check_direction
-from tunelab.study import _liveness, _warm
+from tunelab.study import _liveness, _rerun, _warm
 from tunelab.study._artifacts import artifact_root, study_folder
 from tunelab.study._budget import BudgetSummary, budget_summary
 from tunelab.study._objectives import describe, missing_objectives, parse_objectives
 from tunelab.study._presets import default_searcher
+from tunelab.study._rerun import RunRequest
 from tunelab.study._results import ResultsMixin
+from tunelab.tracking import config_hash, current_environment
 from tunelab.trial import Decision, Report, Trial, TrialHandle, TrialStatus, final_metrics
 
 __all__ = ["Study", "load_study"]
@@ -65,6 +67,8 @@ class _Live:
     first_step: int | None = None  # the first step reported in this run
     max_step: int = 0
     decision: Decision = Decision.CONTINUE
+    #: Run outside the scheduler (a rerun with a given seed: repro, seeds, sensitivity).
+    rerun: bool = False
 
     @property
     def is_resume(self) -> bool:
@@ -125,6 +129,7 @@ class Study(ResultsMixin):
         fidelity: Mapping[str, Axis] | None = None,
         artifacts: str | os.PathLike[str] | None = None,
         keep_checkpoints: int = 1,
+        capture_environment: bool = True,
     ) -> None:
         if name is None:
             name = f"study-{uuid.uuid4().hex[:8]}"
@@ -147,6 +152,8 @@ class Study(ResultsMixin):
             )
         self.fidelity: dict[str, Axis] = check_axes(fidelity)
         self.keep_checkpoints = keep_checkpoints
+        self.capture_environment = bool(capture_environment)
+        self._env_hash: str | None = None
         given_scheduler = None if scheduler is None else make_scheduler(scheduler)
         self.store: Store = open_store(store)
         self.name = name
@@ -500,7 +507,7 @@ class Study(ResultsMixin):
             trial_id=trial.id,
             number=trial.number,
             config=trial.config,
-            seed=trial_seed(self.searcher.seed, trial.number),
+            seed=self.seed_of(trial),
             metric=self.metric,
             study_name=self.name,
             resource=grant.resource,
@@ -598,7 +605,7 @@ class Study(ResultsMixin):
         if live.first_step is None:
             live.first_step = step
         live.max_step = max(live.max_step, step)
-        if live.decision is Decision.CONTINUE:  # once told to stop or pause, it stays told
+        if live.decision is Decision.CONTINUE and not live.rerun:  # once told, stays told
             live.decision = self.scheduler.on_report(live.trial, report)
         if len(live.pending) >= _FLUSH_SIZE or time.monotonic() - self._last_flush > _FLUSH_EVERY:
             self._flush_reports()
@@ -661,9 +668,10 @@ class Study(ResultsMixin):
         used = max(0, live.max_step - base) if live.reports else 0
         attrs = {
             **before,
-            **self._grant_attrs(live.grant),
+            **(_rerun.RERUN_ATTRS if live.rerun else self._grant_attrs(live.grant)),
             "step": max(int(before.get("step", 0)), live.max_step),
             "consumed": float(before.get("consumed", 0.0)) + used,
+            **self._record_attrs(live.trial),
         }
         trial: Trial | None
         if status is TrialStatus.PAUSED:
@@ -696,10 +704,61 @@ class Study(ResultsMixin):
         self._remember(trial)
         if status in (TrialStatus.STOPPED, TrialStatus.FAILED):
             self._drop_checkpoints(trial.number)
-        self.scheduler.on_finish(trial)
+        if not live.rerun:
+            self.scheduler.on_finish(trial)
         if status is TrialStatus.FAILED:
             logger.warning("trial %d of %r failed: %s", trial.number, self.name, outcome.error)
         return trial
+
+    # ------------------------------------------------------------------ records
+
+    def seed_of(self, trial: Trial | int) -> int:
+        """The seed trial ``trial`` runs with (``trial.seed`` in the objective): the one
+        it was given (a rerun with another seed), else one derived from the searcher's
+        seed and the trial number."""
+        if isinstance(trial, int):
+            trial = self.trial(trial)
+        given = trial.system_attrs.get("seed")
+        if isinstance(given, int) and not isinstance(given, bool):
+            return given
+        return trial_seed(self.searcher.seed, trial.number)
+
+    def _environment_hash(self) -> str | None:
+        """This process's environment card, stored once; its hash (None when capture is
+        off or failed: a card is a record, never a reason for a trial to fail)."""
+        if not self.capture_environment:
+            return None
+        if self._env_hash is None:
+            try:
+                card, digest = current_environment()
+                self.store.save_environment(digest, card)
+            except Exception as exc:
+                logger.warning("study %r: environment not recorded: %s", self.name, exc)
+                self.capture_environment = False
+                return None
+            self._env_hash = digest
+        return self._env_hash
+
+    def _record_attrs(self, trial: Trial) -> dict[str, Any]:
+        """What a finished run records for reproduction: seed, config hash, environment."""
+        attrs: dict[str, Any] = {"seed": self.seed_of(trial),
+                                 "config_hash": config_hash(trial.config)}
+        env = self._environment_hash()
+        if env is not None:
+            attrs["env"] = env
+        return attrs
+
+    def environment(self, number: int) -> dict[str, Any]:
+        """The record of how trial ``number`` ran: ``seed``, ``config_hash``, ``env``
+        (the card's hash) and ``card`` (the environment card, see
+        :func:`tunelab.tracking.capture_environment`; None when none was recorded)."""
+        trial = self.trial(number)
+        digest = trial.system_attrs.get("env")
+        card = self.store.get_environment(digest) if isinstance(digest, str) else None
+        return {"seed": self.seed_of(trial),
+                "config_hash": trial.system_attrs.get("config_hash")
+                or config_hash(trial.config),
+                "env": digest, "card": card}
 
     def _drop_paused(self) -> list[Trial]:
         """Stop the paused trials the scheduler will never resume."""
@@ -807,6 +866,42 @@ class Study(ResultsMixin):
         finally:
             stop.set()
             thread.join(timeout=5)
+
+    # ------------------------------------------------------------------ reruns
+
+    def run_requests(
+        self,
+        objective: Objective,
+        requests: Sequence[RunRequest],
+        *,
+        workers: int = 1,
+        executor: str | Executor | None = None,
+        trial_timeout: float | None = None,
+        progress: Callable[[Trial], None] | None = None,
+    ) -> list[Trial]:
+        """Run given configurations with given seeds, outside the scheduler and the
+        searcher: reruns of a trial (``tunelab repro``), the same configuration under new
+        seeds (``tunelab seeds``), one-at-a-time sensitivity. Each becomes a trial of this
+        study whose ``system_attrs`` hold the request's seed, resource and attributes
+        (``rerun_of``, ``purpose``...). Returns the trials in request order.
+        """
+        return _rerun.run_requests(self, objective, requests, workers=workers,
+                                   executor=executor, trial_timeout=trial_timeout,
+                                   progress=progress)
+
+    def _start_request(self, request: RunRequest) -> _Live:
+        """Create the RUNNING trial of a rerun request (see :meth:`run_requests`)."""
+        attrs = {**request.attrs, **_rerun.RERUN_ATTRS, "resource": request.resource,
+                 "seed": request.seed}
+        trial = self.store.create_trial(
+            self._record.id, self.space.validate(request.config), status=TrialStatus.RUNNING,
+            worker=self._worker_id, system_attrs=attrs,
+        )
+        self._remember(trial)
+        self._checkpoints(trial.number).clear()
+        live = _Live(trial, Grant(request.resource), rerun=True)
+        self._live[trial.id] = live
+        return live
 
     # ------------------------------------------------------------------ optimize
 
