@@ -27,6 +27,9 @@ from tunelab.trial import Trial, TrialStatus
 __all__ = ["ParamCurve", "Sensitivity", "sensitivity"]
 
 PURPOSE = "sensitivity"
+#: The study attribute holding the settings of the last sensitivity analysis (baseline,
+#: params, points, repeats), so that its curves can be gathered again without reruns.
+SETTINGS_ATTR = "tunelab.sensitivity"
 #: A parameter "matters" when its mean curve spreads over more than this many standard
 #: errors of a mean (seed std / sqrt(repeats)): about the 95th percentile of the range of
 #: seven means of pure noise.
@@ -244,9 +247,9 @@ def sensitivity(
         raise InvalidArgumentError(
             f"unknown parameter(s) {unknown or names} for sensitivity; the space has "
             f"{list(space.names)}")
-    if baseline is None:
-        done = [t for t in study.completed if "purpose" not in t.system_attrs]
-        baseline = study.best_config if done else _center(space)
+    if baseline is None:  # the best trial the search found (reruns left out)
+        found = [t for t in study.leaderboard(None) if "purpose" not in t.system_attrs]
+        baseline = found[0].config if found else _center(space)
     base = _complete(space, baseline, _center(space))
     seed_base = study.searcher.seed
     plan: list[tuple[str | None, Config]] = [(None, base)]
@@ -276,6 +279,9 @@ def sensitivity(
             queued.add(key)
             requests.append(RunRequest(config, _seed(seed_base, r), None,
                                        {"purpose": PURPOSE, "param": param, "repeat": r}))
+    settings = {"baseline": dict(base), "params": names, "points": points, "repeats": repeats}
+    if study.user_attrs.get(SETTINGS_ATTR) != settings:
+        study.set_user_attr(SETTINGS_ATTR, settings)
     for trial in study.run_requests(objective, requests, workers=workers, executor=executor,
                                     progress=progress):
         finished[(config_key(trial.config), int(trial.system_attrs["repeat"]))] = trial

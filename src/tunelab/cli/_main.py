@@ -39,6 +39,7 @@ from tunelab.cli._target import (
     default_study_name,
     is_python_target,
     load_python_objective,
+    remember_target,
 )
 from tunelab.searchers import SEARCHERS
 from tunelab.space import Space
@@ -192,6 +193,7 @@ def run(
         seed=seed,
         store=_store(ctx, store),
     )
+    remember_target(study, args)
     if python_target:
         objective = load_python_objective(args[0])
     else:

@@ -15,7 +15,18 @@ import click
 
 from tunelab.command import CommandObjective
 
-__all__ = ["is_python_target", "load_python_objective", "default_study_name"]
+__all__ = [
+    "TARGET_ATTR",
+    "default_study_name",
+    "is_python_target",
+    "load_python_objective",
+    "objective_for",
+    "remember_target",
+]
+
+#: The study attribute where `tunelab run` records its target and working directory, so
+#: that `tunelab repro`, `seeds` and `sensitivity` can run it again.
+TARGET_ATTR = "tunelab.target"
 
 _PY_TARGET = re.compile(r"^(?P<module>[^:]+):(?P<attr>[A-Za-z_][A-Za-z0-9_]*)$")
 
@@ -87,3 +98,32 @@ def command_objective(args: Sequence[str], names: Sequence[str]) -> CommandObjec
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="COMMAND") from None
     return objective
+
+
+def remember_target(study: Any, args: Sequence[str]) -> None:
+    """Record ``args`` (and the working directory) on the study, when they changed."""
+    target = {"args": list(args), "cwd": os.getcwd()}
+    if study.user_attrs.get(TARGET_ATTR) != target:
+        study.set_user_attr(TARGET_ATTR, target)
+
+
+def objective_for(study: Any, args: Sequence[str]) -> Any:
+    """The objective of ``args``, else the one `tunelab run` recorded for ``study``
+    (a relative script path is looked up from the directory it ran in)."""
+    if not args:
+        recorded = study.user_attrs.get(TARGET_ATTR)
+        if not isinstance(recorded, dict) or not recorded.get("args"):
+            raise click.UsageError(
+                f"study {study.name!r} has no recorded target (it was not made by `tunelab "
+                "run`): give one, e.g. `train.py:objective` or `-- python train.py --lr {lr}`")
+        args = [str(a) for a in recorded["args"]]
+        cwd = recorded.get("cwd")
+        if is_python_target(args) and isinstance(cwd, str):
+            module, _, attr = args[0].rpartition(":")
+            if module.endswith(".py") and not Path(module).is_file():
+                candidate = Path(cwd) / module
+                if candidate.is_file():
+                    args = [f"{candidate}:{attr}"]
+    if is_python_target(args):
+        return load_python_objective(args[0])
+    return command_objective(args, study.space.names)
