@@ -29,6 +29,7 @@ from typing import Any
 from tunelab._errors import InvalidArgumentError, TrialError
 from tunelab._log import logger
 from tunelab._proc import die_with_parent
+from tunelab.executors._output import STDERR_FILE, STDOUT_FILE, LazyFile
 from tunelab.space import Space
 from tunelab.trial import Decision, TrialHandle
 
@@ -174,8 +175,12 @@ class CommandObjective:
             )
         except OSError as exc:
             raise TrialError(f"could not start {argv[0]!r}: {exc}") from None
+        folder = trial.trial_dir
+        out_file = LazyFile(folder / STDOUT_FILE) if folder is not None else None
+        err_file = LazyFile(folder / STDERR_FILE) if folder is not None else None
         stderr_tail: collections.deque[str] = collections.deque(maxlen=_TAIL)
-        drain = threading.Thread(target=_drain, args=(process.stderr, stderr_tail, self.echo))
+        drain = threading.Thread(target=_drain,
+                                 args=(process.stderr, stderr_tail, self.echo, err_file))
         drain.daemon = True
         drain.start()
         step = 0
@@ -183,6 +188,8 @@ class CommandObjective:
         try:
             assert process.stdout is not None
             for line in process.stdout:
+                if out_file is not None:
+                    out_file.write(line)
                 parsed = parse_metrics_line(line)
                 if parsed is None:
                     if self.echo:
@@ -198,7 +205,10 @@ class CommandObjective:
         finally:
             if process.poll() is None:
                 _terminate(process)
-        drain.join(timeout=5)
+            drain.join(timeout=5)
+            for f in (out_file, err_file):
+                if f is not None:
+                    f.close()
         if code != 0:
             tail = "".join(stderr_tail).strip()
             raise TrialError(
@@ -221,11 +231,15 @@ def _format(value: Any) -> str:
     return str(value)
 
 
-def _drain(stream: Any, tail: collections.deque[str], echo: bool) -> None:
-    """Read stderr to the end, whatever happens, so the child never blocks on a full pipe."""
+def _drain(stream: Any, tail: collections.deque[str], echo: bool,
+           copy: LazyFile | None = None) -> None:
+    """Read stderr to the end, whatever happens, so the child never blocks on a full pipe
+    (a copy goes to the trial's ``stderr.log``)."""
     try:
         for line in stream:
             tail.append(line)
+            if copy is not None:
+                copy.write(line)
             if echo:
                 logger.info("%s", line.rstrip())
     except (OSError, ValueError):

@@ -9,11 +9,15 @@
 * :func:`seed_noise` -- rerun the top configurations under new seeds: is the winner
   better than the seed noise?
 * :func:`sensitivity` -- one-at-a-time sensitivity curves from a baseline;
+* :func:`export_tensorboard`, :func:`export_text_log` (:func:`read_text_log`) -- records
+  for other tools; :func:`plot` -- PNG plots (history, curves, importance, sensitivity,
+  parallel coordinates, Pareto front);
 * :func:`non_dominated_mask`, :func:`non_dominated_ranks`, :func:`hypervolume` -- Pareto
   fronts of several objectives (losses: lower is better; :func:`as_losses` converts).
 """
 
 from tunelab._pareto import as_losses, hypervolume, non_dominated_mask, non_dominated_ranks
+from tunelab.analysis._export import export_tensorboard, export_text_log, read_text_log
 from tunelab.analysis._fidelity import (
     FidelityAgreement,
     RankAgreement,
@@ -21,6 +25,7 @@ from tunelab.analysis._fidelity import (
     resource_ladder,
     values_at,
 )
+from tunelab.analysis._plots import figure, plot
 from tunelab.analysis._reproduce import MetricCheck, Reproduction, reproduce
 from tunelab.analysis._seeds import ConfigNoise, SeedNoise, seed_noise
 from tunelab.analysis._sensitivity import ParamCurve, Sensitivity, sensitivity
@@ -35,10 +40,15 @@ __all__ = [
     "SeedNoise",
     "Sensitivity",
     "as_losses",
+    "export_tensorboard",
+    "export_text_log",
     "fidelity_agreement",
+    "figure",
     "hypervolume",
     "non_dominated_mask",
     "non_dominated_ranks",
+    "plot",
+    "read_text_log",
     "reproduce",
     "resource_ladder",
     "seed_noise",

@@ -137,7 +137,6 @@ class Sensitivity:
                                 for c in self.curves}
         data["log"] = {c.name: c.log for c in self.curves}
         data["baseline"] = dict(self.baseline)
-        data["metric"] = self.metric
         return data
 
     def text(self) -> str:

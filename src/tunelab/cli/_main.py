@@ -9,7 +9,7 @@
     tunelab trials STUDY
     tunelab best STUDY
     tunelab pareto STUDY
-    tunelab export STUDY --format csv|json
+    tunelab export STUDY --format csv|json|log|tensorboard
     tunelab budget STUDY
     tunelab fidelity STUDY
 
@@ -23,6 +23,7 @@ import io
 import json
 import signal
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,7 +32,7 @@ import click
 import tqdm
 
 from tunelab._errors import TunelabError
-from tunelab.analysis import fidelity_agreement
+from tunelab.analysis import export_tensorboard, export_text_log, fidelity_agreement
 from tunelab.cli._format import fmt_time, fmt_value, table
 from tunelab.cli._scheduler import SCHEDULER_NAMES, pauses, scheduler_from_options
 from tunelab.cli._target import (
@@ -416,17 +417,31 @@ def _show_pareto(study: Study, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("study_name", metavar="STUDY")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="json",
-              show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Write to this file instead of standard output.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "log", "tensorboard"]),
+              default="json", show_default=True)
+@click.option("--output", "-o", type=click.Path(writable=True), default=None,
+              help="Write to this file instead of standard output (tensorboard: the log "
+                   "folder [tensorboard-logs]).")
 @store_option
 @click.pass_context
 def export(
     ctx: click.Context, study_name: str, fmt: str, output: str | None, store: str | None
 ) -> None:
-    """Export STUDY with every trial and report, as JSON or CSV (one row per trial)."""
+    """Export STUDY with every trial and report: JSON, CSV (one row per trial), a plain
+    text log (one line per event), or TensorBoard event files with HParams (one run per
+    trial; `tensorboard --logdir OUTPUT/STUDY`)."""
     study = load_study(study_name, _store(ctx, store))
+    if fmt == "tensorboard":
+        folder = export_tensorboard(study, output or "tensorboard-logs")
+        click.echo(f"wrote {folder} (tensorboard --logdir {folder})", err=True)
+        return
+    if fmt == "log":
+        if output is None:
+            with tempfile.TemporaryDirectory() as tmp:
+                click.echo(export_text_log(study, Path(tmp) / "log.txt").read_text(), nl=False)
+        else:
+            click.echo(f"wrote {export_text_log(study, output)}", err=True)
+        return
     text = json.dumps(study.export(), indent=2) if fmt == "json" else _csv(study.records())
     if output is None:
         click.echo(text)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tunelab._errors import InvalidArgumentError, TrialError
+from tunelab.executors._output import capture_output
 from tunelab.space import Config
 from tunelab.trial import Decision, TrialHandle, TrialStatus, final_metrics
 
@@ -97,7 +98,19 @@ def run_objective(
     """Call the objective for ``job`` and turn whatever happens into an :class:`Outcome`.
 
     Exceptions and bad return values fail the trial with the reason; nothing escapes.
+    What the objective prints and logs is copied into its trial folder (stdout.log,
+    stderr.log, log.txt), with the traceback of a failure.
     """
+    with capture_output(job.trial_dir) as (_, stderr):
+        outcome = _call(objective, job, reporter)
+        if outcome.traceback:
+            stderr.write(outcome.traceback)
+    return outcome
+
+
+def _call(
+    objective: Objective, job: Job, reporter: Callable[[int, dict[str, float]], Decision]
+) -> Outcome:
     handle = job.handle(reporter)
     pid = os.getpid()
     try:
