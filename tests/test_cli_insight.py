@@ -127,3 +127,38 @@ def test_missing_target_is_a_clear_error(project: Path) -> None:
         lambda c: c["lr"], n_trials=2)
     result = CliRunner().invoke(cli, ["repro", "bare", "0"])
     assert result.exit_code != 0 and "no recorded target" in result.output
+
+
+def test_importance_plot_and_exports_from_the_command_line(project: Path) -> None:
+    run_noisy(24)
+    result = invoke("importance", "noisy-objective", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    scores = data["importance"]["scores"]
+    assert scores["lr"] > 0.8 > scores["wd"]  # wd is ignored by the objective
+    assert set(data["good_ranges"]) == {"lr", "wd"}
+    text = invoke("importance", "noisy-objective").output
+    assert "fANOVA" in text and "good range" in text
+    for kind in ("history", "parallel", "importance"):
+        drawn = invoke("plot", "noisy-objective", "--kind", kind, "-o", f"{kind}.png")
+        assert drawn.exit_code == 0, drawn.output
+        assert (project / f"{kind}.png").read_bytes()[:4] == b"\x89PNG"
+    no_runs = CliRunner().invoke(cli, ["plot", "noisy-objective", "--kind", "sensitivity"])
+    assert no_runs.exit_code != 0 and "no sensitivity runs" in no_runs.output
+    logged = invoke("export", "noisy-objective", "--format", "log", "-o", "log.txt")
+    assert logged.exit_code == 0
+    from tunelab.analysis import read_text_log
+
+    assert len(read_text_log(project / "log.txt")) == 24
+    board = invoke("export", "noisy-objective", "--format", "tensorboard", "-o", "tb")
+    assert board.exit_code == 0 and (project / "tb" / "noisy-objective").is_dir()
+
+
+def test_sensitivity_plot_is_drawn_from_stored_runs(project: Path) -> None:
+    assert invoke("sensitivity", "sens", "noisy.py:objective", "--space", "space.yaml",
+                  "--points", "3", "--repeats", "2").exit_code == 0
+    n = len(tunelab.load_study("sens", store="tunelab.db").trials)
+    drawn = invoke("plot", "sens", "--kind", "sensitivity", "-o", "s.png")
+    assert drawn.exit_code == 0, drawn.output
+    assert (project / "s.png").read_bytes()[:4] == b"\x89PNG"
+    assert len(tunelab.load_study("sens", store="tunelab.db").trials) == n  # nothing rerun

@@ -4,6 +4,8 @@
 * :func:`fidelity_agreement` -- does a cheap proxy (fewer epochs, a data subset, a smaller
   model) rank configurations like the full run? Rank correlations between consecutive
   resources.
+* :func:`importance` -- fANOVA main effects of each parameter on a random forest;
+  :func:`good_ranges` -- where the best configurations lie;
 * :func:`reproduce` -- rerun a trial with its configuration and seed, compare the
   metrics, list what changed in the environment;
 * :func:`seed_noise` -- rerun the top configurations under new seeds: is the winner
@@ -25,6 +27,13 @@ from tunelab.analysis._fidelity import (
     resource_ladder,
     values_at,
 )
+from tunelab.analysis._importance import (
+    GoodRange,
+    Importance,
+    good_ranges,
+    good_ranges_table,
+    importance,
+)
 from tunelab.analysis._plots import figure, plot
 from tunelab.analysis._reproduce import MetricCheck, Reproduction, reproduce
 from tunelab.analysis._seeds import ConfigNoise, SeedNoise, seed_noise
@@ -33,6 +42,8 @@ from tunelab.analysis._sensitivity import ParamCurve, Sensitivity, sensitivity
 __all__ = [
     "ConfigNoise",
     "FidelityAgreement",
+    "GoodRange",
+    "Importance",
     "MetricCheck",
     "ParamCurve",
     "RankAgreement",
@@ -44,6 +55,9 @@ __all__ = [
     "export_text_log",
     "fidelity_agreement",
     "figure",
+    "good_ranges",
+    "good_ranges_table",
+    "importance",
     "hypervolume",
     "non_dominated_mask",
     "non_dominated_ranks",

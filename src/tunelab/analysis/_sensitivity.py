@@ -61,9 +61,10 @@ class ParamCurve:
 
     @property
     def noise(self) -> float:
-        """The seed noise: the pooled standard deviation over the curve's points."""
-        var = [s * s for s, k in zip(self.stds, self.n, strict=True) if k > 1]
-        return math.sqrt(float(np.mean(var))) if var else 0.0
+        """The seed noise: the median of the points' seed standard deviations (a median,
+        so that a few points where training diverges do not set the noise level)."""
+        stds = [s for s, k in zip(self.stds, self.n, strict=True) if k > 1]
+        return float(np.median(stds)) if stds else 0.0
 
     @property
     def matters(self) -> bool:
@@ -270,14 +271,14 @@ def sensitivity(
             finished[(config_key(t.config), int(t.system_attrs.get("repeat", -1)))] = t
     requests = []
     queued = set()
-    for param, config in plan:
+    for varied, config in plan:
         for r in range(repeats):
             key = (config_key(config), r)
             if key in finished or key in queued:
                 continue
             queued.add(key)
             requests.append(RunRequest(config, _seed(seed_base, r), None,
-                                       {"purpose": PURPOSE, "param": param, "repeat": r}))
+                                       {"purpose": PURPOSE, "param": varied, "repeat": r}))
     settings = {"baseline": dict(base), "params": names, "points": points, "repeats": repeats}
     if study.user_attrs.get(SETTINGS_ATTR) != settings:
         study.set_user_attr(SETTINGS_ATTR, settings)

@@ -259,7 +259,7 @@ def plot(ctx: click.Context, study_name: str, kind: str, output: str | None,
 
     study = load_study(study_name, _store(ctx, store))
     path = Path(output or f"{study.name}-{kind}.png")
-    data = None
+    data: Any = None
     if kind == "importance":
         from tunelab.analysis import importance as compute
 

@@ -76,7 +76,7 @@ def capture_output(trial_dir: str | Path | None) -> Iterator[tuple[LazyFile, Laz
     block runs; yields the stdout and stderr files (for a failure's traceback). Without a
     folder the files go nowhere."""
     if trial_dir is None:
-        yield (_Null(), _Null())  # type: ignore[misc]
+        yield (_Null(), _Null())
         return
     folder = Path(trial_dir)
     out, err = LazyFile(folder / STDOUT_FILE), LazyFile(folder / STDERR_FILE)
@@ -84,8 +84,8 @@ def capture_output(trial_dir: str | Path | None) -> Iterator[tuple[LazyFile, Laz
     handler = _FileHandler(log)
     root = logging.getLogger()
     saved = (sys.stdout, sys.stderr)
-    sys.stdout = _Tee(saved[0], out)  # type: ignore[assignment]
-    sys.stderr = _Tee(saved[1], err)  # type: ignore[assignment]
+    sys.stdout = _Tee(saved[0], out)
+    sys.stderr = _Tee(saved[1], err)
     # With no handler of their own, records went to logging's last resort (stderr):
     # keep that, or the trial's warnings would vanish from the terminal.
     extra = [logging.lastResort] if not root.handlers and logging.lastResort else []

@@ -88,7 +88,7 @@ def git_state(cwd: str | os.PathLike[str] | None = None,
 def _packages() -> dict[str, str]:
     found: dict[str, str] = {}
     for dist in metadata.distributions():
-        name = dist.metadata.get("Name") if dist.metadata else None
+        name = dist.metadata["Name"] if dist.metadata else None
         if name:
             found[str(name).lower().replace("_", "-")] = str(dist.version)
     return dict(sorted(found.items()))
