@@ -71,7 +71,8 @@ def good_decades(curve: ParamCurve, within: float = 0.05) -> float:
 def run(store: str, points: int, repeats: int, epochs: int) -> dict[str, ParamCurve]:
     curves = {}
     for solver in ("sgd", "adam"):
-        study = Study(f"lr-{solver}", SPACE, metric="val_acc", direction="max", store=store)
+        study = Study(f"lr-{solver}", SPACE, metric="val_acc", direction="max", store=store,
+                      seed=0)
         result = sensitivity(study, functools.partial(objective, epochs=epochs),
                              baseline={"lr": 0.01, "solver": solver}, params=["lr"],
                              points=points, repeats=repeats)
