@@ -60,3 +60,5 @@ def test_command_output_is_in_the_trial_folder(tmp_path: Path) -> None:
     out = (folder / "stdout.log").read_text().splitlines()
     assert out[0] == "starting" and out[1].startswith('{"value": ')
     assert (folder / "stderr.log").read_text() == "careful\n"
+    x = study.trial(0).config["x"]
+    assert (folder / "command.txt").read_text() == f"{sys.executable} {script} {x!r}\n"

@@ -20,6 +20,7 @@ import collections
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import threading
@@ -32,6 +33,9 @@ from tunelab._proc import die_with_parent
 from tunelab.executors._output import STDERR_FILE, STDOUT_FILE, LazyFile
 from tunelab.space import Space
 from tunelab.trial import Decision, TrialHandle
+
+#: The rendered command of a trial, in its folder.
+COMMAND_FILE = "command.txt"
 
 __all__ = ["CommandObjective", "parse_metrics_line"]
 
@@ -149,6 +153,9 @@ class CommandObjective:
             extra["trial.dir"] = str(trial.trial_dir)
             trial.trial_dir.mkdir(parents=True, exist_ok=True)
         argv = self.render(trial, trial.number, trial.seed, extra)
+        if trial.trial_dir is not None:  # the exact command, for the record and for reruns
+            (trial.trial_dir / COMMAND_FILE).write_text(shlex.join(argv) + "\n",
+                                                        encoding="utf-8")
         env = {
             **os.environ,
             **self.env,

@@ -31,7 +31,8 @@ class ConfigNoise:
     """One configuration under ``n`` seeds: the source trial's ``number`` and recorded
     ``original`` value, the reruns' ``values`` with their mean, standard deviation and
     ``ci`` (a t-interval at the analysis' confidence), and ``unstable`` when its seed
-    spread is more than twice the median spread of the other configurations."""
+    spread is more than twice the median spread of the other configurations and an
+    F-test says its variance is larger than theirs."""
 
     number: int
     config: dict[str, object]
@@ -114,7 +115,7 @@ class SeedNoise:
         unstable = [c.number for c in self.configs if c.unstable]
         if unstable:
             text += (f"; trial(s) {unstable} swing widely with the seed (spread > 2x the "
-                     "others')")
+                     "others', F-test)")
         return text
 
     def text(self) -> str:
@@ -157,6 +158,27 @@ def _welch(a: Sequence[float], b: Sequence[float]) -> float | None:
     if np.std(a) == 0 and np.std(b) == 0:
         return 0.0 if np.mean(a) != np.mean(b) else 1.0
     return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+def _swings(config: ConfigNoise, others: Sequence[ConfigNoise], alpha: float) -> bool:
+    """Whether ``config``'s seed spread is more than twice the median of the others' AND
+    its variance is larger than theirs (pooled) by a one-sided F-test at ``alpha``: with
+    three seeds a spread twice as large is common by chance, the test keeps such false
+    flags near ``alpha``."""
+    from scipy import stats
+
+    if not others or config.n < 2 or config.std == 0:
+        return False
+    if config.std <= 2 * float(np.median([o.std for o in others])):
+        return False
+    dof = sum(o.n - 1 for o in others if o.n > 1)
+    if dof == 0:
+        return False
+    pooled = sum((o.n - 1) * o.std**2 for o in others if o.n > 1) / dof
+    if pooled == 0:
+        return True
+    p = float(stats.f.sf(config.std**2 / pooled, config.n - 1, dof))
+    return p < alpha
 
 
 def _rerun_seed(study_seed: int, number: int, repeat: int) -> int:
@@ -250,11 +272,9 @@ def seed_noise(
     configs.sort(key=lambda c: (sign * c.mean, c.number))
     flagged = []
     for i, c in enumerate(configs):
-        others = [o.std for j, o in enumerate(configs) if j != i]
-        reference = float(np.median(others)) if others else 0.0
-        unstable = bool(others) and c.std > 2 * reference and c.std > 0
+        others = [o for j, o in enumerate(configs) if j != i]
         flagged.append(ConfigNoise(c.number, c.config, c.original, c.values, c.mean, c.std,
-                                   c.ci, unstable, c.failed))
+                                   c.ci, _swings(c, others, alpha), c.failed))
     p_values = tuple(_welch(flagged[i].values, flagged[i + 1].values)
                      for i in range(len(flagged) - 1))
     return SeedNoise(study.name, study.metric, study.direction, repeats, float(confidence),
