@@ -37,26 +37,34 @@ services:
 unit: $(STAMP)
 	$(VENV)/bin/pytest -q
 
+## Optuna's GPSampler needs torch; torch==2.13.0 is the CPU build (a plain `torch`
+## requirement pulls a multi-GB CUDA build). Only the benchmarks need it.
+TORCH_STAMP := $(VENV)/.torch-stamp
+$(TORCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet torch==2.13.0
+	touch $(TORCH_STAMP)
+
 ## bench: the quick search suite (docs/benchmarks/search-quick.md, < 15 min on 2 cores)
 ## and the overhead benchmark against Optuna (docs/benchmarks/overhead.md)
 bench: bench-search overhead
 
 ## bench-search: the quick search suite only
-bench-search: $(STAMP)
+bench-search: $(TORCH_STAMP)
 	$(PY) -m benchmarks.run --suite quick --jobs 2
 
 ## bench-model: model-based searchers against Optuna (docs/benchmarks/search-model.md, ~15 min)
-bench-model: $(STAMP)
+bench-model: $(TORCH_STAMP)
 	$(PY) -m benchmarks.run --suite model --jobs 2
 
-## bench-gp: GP searchers against Optuna's GPSampler (docs/benchmarks/search-model-gp.md;
-## Optuna's GP needs torch: `pip install torch==2.13.0` installs the CPU build here)
-bench-gp: $(STAMP)
+## bench-gp: GP searchers against Optuna's GPSampler (docs/benchmarks/search-model-gp.md)
+bench-gp: $(TORCH_STAMP)
 	$(PY) -m benchmarks.run --suite model-gp --jobs 2
 
 ## bench-mf: schedulers and BOHB against Optuna's pruners (docs/benchmarks/multi-fidelity.md,
-## ~50 min on 2 cores)
-bench-mf: $(STAMP)
+## about 2 CPU-hours; `python -m benchmarks.run --suite mf --jobs 2 --resume J.jsonl` survives
+## an interruption: a rerun skips the runs the journal holds, so start a new journal after
+## a code change)
+bench-mf: $(TORCH_STAMP)
 	$(PY) -m benchmarks.run --suite mf --jobs 2
 
 ## overhead: the overhead benchmark against Optuna (writes docs/benchmarks/overhead.md)
@@ -65,7 +73,7 @@ overhead: $(STAMP)
 
 ## bench-full: the full search suite (every problem and method, 30 seeds: ~45 CPU-hours)
 ## and the overhead benchmark
-bench-full: $(STAMP)
+bench-full: $(TORCH_STAMP)
 	$(PY) -m benchmarks.run --suite full --jobs 2
 	$(PY) benchmarks/overhead.py
 
