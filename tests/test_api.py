@@ -80,7 +80,7 @@ def test_layers_import_downwards_only():
     """space <- trial <- tracking <- searchers/schedulers <- store <- executors <- study <- analysis
     <- cli."""
     order = ["space", "trial", "tracking", "searchers", "schedulers", "store", "executors",
-             "command", "study", "analysis", "cli"]
+             "command", "study", "analysis", "dashboard", "cli"]
     rank = {name: i for i, name in enumerate(order)}
     violations = []
     for path in SRC.rglob("*.py"):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-import pytest
-
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
@@ -19,7 +17,6 @@ def load(name: str) -> object:
 
 
 def test_lr_sensitivity_adam_is_flatter_than_sgd(tmp_path: Path) -> None:
-    pytest.importorskip("sklearn")
     example = load("lr_sensitivity")
     curves = example.main(["--quick", "--store", str(tmp_path / "lr.db"),  # type: ignore[attr-defined]
                            "--plot", str(tmp_path / "lr.png")])

@@ -153,7 +153,7 @@ def continuous_grid(tree, j):
 def test_tree_decomposition_equals_brute_force_with_discrete_and_conditional_parameters(
     reorder,
 ):
-    tree_module = pytest.importorskip("sklearn.tree")
+    import sklearn.tree as tree_module
     space = Space(
         x=Float(0, 1),
         cat=Categorical(["a", "b", "c"]),

@@ -1,0 +1,168 @@
+"""What the dashboard shows, read from a store (never through a Study: opening one would
+rebuild its searcher and scheduler on every request).
+
+Trials of a study are cached for a short time (``ttl`` seconds), so that a page polling
+several endpoints while a study runs reads the store once per refresh, not once per plot.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tunelab._errors import InvalidArgumentError
+from tunelab.space import Space
+from tunelab.store import Store
+from tunelab.store._base import StudyRecord
+from tunelab.trial import Trial, TrialStatus
+
+__all__ = ["StudyData", "StoreReader", "trial_row"]
+
+
+@dataclass
+class StudyData:
+    """A study's record, space and trials (without reports) as of ``read_at``."""
+
+    record: StudyRecord
+    space: Space
+    trials: list[Trial]
+    read_at: float
+
+    @property
+    def by_number(self) -> dict[int, Trial]:
+        return {t.number: t for t in self.trials}
+
+
+def _finite(v: float | None) -> float | None:
+    return v if v is not None and math.isfinite(v) else None
+
+
+def trial_row(t: Trial) -> dict[str, Any]:
+    """One trial as a row of the trial table (no reports)."""
+    return {
+        "number": t.number,
+        "status": t.status.value,
+        "value": _finite(t.value),
+        "metrics": {k: _finite(v) for k, v in t.metrics.items()},
+        "config": t.config,
+        "started_at": t.started_at,
+        "finished_at": t.finished_at,
+        "duration": t.duration,
+        "attempt": t.attempt,
+        "error": t.error,
+        "resource": t.system_attrs.get("resource"),
+        "step": t.system_attrs.get("step"),
+        "bracket": t.system_attrs.get("bracket"),
+        "purpose": t.system_attrs.get("purpose"),
+        "rerun_of": t.system_attrs.get("rerun_of"),
+    }
+
+
+class StoreReader:
+    """Cached, read-only access to a store's studies for the dashboard."""
+
+    def __init__(self, store: Store, *, ttl: float = 1.0) -> None:
+        self.store = store
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._cache: dict[str, StudyData] = {}
+
+    def studies(self) -> list[dict[str, Any]]:
+        out = []
+        for s in self.store.list_studies():
+            out.append({
+                "name": s.name, "metric": s.metric, "direction": s.direction,
+                "objectives": [list(p) for p in s.objectives],
+                "n_trials": s.n_trials, "counts": s.counts,
+                "best_value": _finite(s.best_value), "created_at": s.created_at,
+                "last_update": s.last_update,
+            })
+        return out
+
+    def study(self, name: str, *, fresh: bool = False) -> StudyData:
+        """The study ``name`` (raises StudyNotFoundError), from the cache when recent."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(name)
+            if cached is not None and not fresh and now - cached.read_at < self.ttl:
+                return cached
+        record = self.store.get_study(name)
+        data = StudyData(record, Space.from_dict(record.space),
+                         self.store.get_trials(record.id), time.monotonic())
+        with self._lock:
+            self._cache[name] = data
+            if len(self._cache) > 64:  # many studies: keep the recent ones
+                oldest = min(self._cache, key=lambda k: self._cache[k].read_at)
+                self._cache.pop(oldest, None)
+        return data
+
+    def trial(self, name: str, number: int) -> Trial:
+        record = self.study(name).record
+        return self.store.get_trial(record.id, number, with_reports=True)
+
+    def trials_with_reports(self, name: str, numbers: Sequence[int] | None = None
+                            ) -> list[Trial]:
+        record = self.study(name).record
+        trials = self.store.get_trials(record.id, with_reports=True)
+        if numbers is None:
+            return trials
+        wanted = set(numbers)
+        return [t for t in trials if t.number in wanted]
+
+
+def sort_and_filter(
+    trials: Sequence[Trial],
+    *,
+    status: str | None = None,
+    sort: str = "number",
+    order: str = "asc",
+    query: str | None = None,
+) -> list[Trial]:
+    """The trial table's rows: filtered by status and a text query (on the config and
+    error), sorted by ``number``, ``value``, ``duration``, ``status``, ``config.NAME`` or
+    ``metrics.NAME`` (missing values last)."""
+    rows = list(trials)
+    if status:
+        wanted = {s.strip().upper() for s in status.split(",") if s.strip()}
+        unknown = wanted - {s.value for s in TrialStatus}
+        if unknown:
+            raise InvalidArgumentError(
+                f"unknown status {sorted(unknown)}; allowed: {[s.value for s in TrialStatus]}")
+        rows = [t for t in rows if t.status.value in wanted]
+    if query:
+        q = query.lower()
+        rows = [t for t in rows if q in str(t.config).lower() or q in (t.error or "").lower()
+                or q == str(t.number)]
+    if order not in ("asc", "desc"):
+        raise InvalidArgumentError(f"`order` must be 'asc' or 'desc'; got {order!r}")
+
+    def key_of(t: Trial) -> Any:
+        if sort == "number":
+            return t.number
+        if sort == "value":
+            return t.value
+        if sort == "duration":
+            return t.duration
+        if sort == "status":
+            return t.status.value
+        if sort.startswith("config."):
+            return t.config.get(sort[7:])
+        if sort.startswith("metrics."):
+            return t.metrics.get(sort[8:])
+        raise InvalidArgumentError(
+            f"cannot sort by {sort!r}; use number, value, duration, status, config.NAME or "
+            "metrics.NAME")
+
+    keyed = [(key_of(t), t) for t in rows]
+    present = [(k, t) for k, t in keyed if k is not None and not (
+        isinstance(k, float) and math.isnan(k))]
+    missing = [t for k, t in keyed if k is None or (isinstance(k, float) and math.isnan(k))]
+    try:
+        present.sort(key=lambda kt: (kt[0], kt[1].number), reverse=order == "desc")
+    except TypeError:  # mixed types (a categorical of numbers and strings)
+        present.sort(key=lambda kt: (str(kt[0]), kt[1].number), reverse=order == "desc")
+    return [t for _, t in present] + missing
