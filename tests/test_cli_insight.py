@@ -100,7 +100,7 @@ def test_seeds_reports_the_noise_of_the_top_configurations(project: Path) -> Non
     run_noisy(8)
     result = invoke("seeds", "noisy-objective", "--top", "2", "--repeats", "3", "--json")
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert len(data["configs"]) == 2 and all(len(c["values"]) == 3 for c in data["configs"])
     assert all(0.0 < c["std"] < 0.2 for c in data["configs"])
     text = invoke("seeds", "noisy-objective", "--top", "2", "--repeats", "3").output
@@ -133,7 +133,7 @@ def test_importance_plot_and_exports_from_the_command_line(project: Path) -> Non
     run_noisy(24)
     result = invoke("importance", "noisy-objective", "--json")
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     scores = data["importance"]["scores"]
     assert scores["lr"] > 0.8 > scores["wd"]  # wd is ignored by the objective
     assert set(data["good_ranges"]) == {"lr", "wd"}

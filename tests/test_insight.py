@@ -64,12 +64,94 @@ def test_reruns_do_not_disturb_a_rung_scheduler(tmp_path: Path) -> None:
     study = Study("hb", Space(x=Float(0, 1)), metric="loss", store=path, seed=0,
                   scheduler=Hyperband(1, 9, 3))
     study.optimize(objective, n_trials=6)
-    before = {t.number: t.status for t in study.trials}
-    study.run_requests(objective, [RunRequest({"x": 0.1}, seed=1, resource=9)])
+    before = Study("hb", store=path).scheduler.rungs()
+    # Reruns at every rung's resource, better than anything the search found.
+    study.run_requests(objective, [RunRequest({"x": 0.0}, seed=1, resource=r)
+                                   for r in (1, 3, 9)])
     again = Study("hb", store=path)  # restores the scheduler from the store, reruns too
-    assert {t.number: t.status for t in again.trials if t.number in before} == before
+    assert again.scheduler.rungs() == before
+    assert again.best_trial.system_attrs.get("scheduler") != "rerun"
     again.optimize(objective, n_trials=2)
     assert all(t.status is not TrialStatus.RUNNING for t in again.trials)
+
+
+def test_an_interrupted_rerun_fails_and_is_never_run_by_the_search() -> None:
+    study = Study("intr", Space(x=Float(0, 1)), store="memory", seed=0)
+    calls = []
+
+    def objective(trial: Any) -> float:
+        calls.append(trial.seed)
+        if trial.seed == 1234:
+            raise KeyboardInterrupt
+        return trial["x"]
+
+    with pytest.raises(KeyboardInterrupt):
+        study.run_requests(objective, [RunRequest({"x": 0.5}, seed=1234)])
+    [rerun] = study.trials
+    assert rerun.status is TrialStatus.FAILED and "interrupted rerun" in (rerun.error or "")
+    study.optimize(objective, n_trials=1)
+    assert len(study.trials) == 2 and calls[-1] != 1234  # a new search trial ran
+
+
+def test_reruns_stay_out_of_best_trial_search_history_and_max_trials() -> None:
+    study = Study("out", Space(x=Float(0, 1)), store="memory", seed=0)
+    study.optimize(lambda c: 1 + c["x"], n_trials=3)
+    study.run_requests(lambda c: -100.0, [RunRequest({"x": 0.5}, seed=s) for s in range(3)])
+    assert study.best_value >= 1 and all(not t.is_rerun for t in study.leaderboard(None))
+    assert len(study.completed()) == 3
+    seen = []
+
+
+    original = study.searcher.suggest
+
+    def spy(space: Any, history: Any, number: int) -> Any:
+        seen.append(sorted(t.number for t in history))
+        return original(space, history, number)
+
+    study.searcher.suggest = spy  # type: ignore[method-assign]
+    study.optimize(lambda c: 1 + c["x"], max_trials=4)  # 3 search trials + 1, reruns aside
+    assert seen == [[0, 1, 2]]
+    assert sum(not t.is_rerun for t in study.trials) == 4
+
+
+def test_repro_of_a_stopped_trial_stops_where_it_stopped() -> None:
+    from tunelab import MedianStopping
+
+    def objective(trial: Any) -> dict[str, float]:
+        loss = 0.0
+        for step in range(1, 11):
+            loss = trial["x"] + 1.0 / step
+            if trial.report(step, loss=loss).value != "CONTINUE":
+                break
+        return {"loss": loss}
+
+    study = Study("stop", Space(x=Float(0, 1)), metric="loss", store="memory", seed=0,
+                  scheduler=MedianStopping(grace_period=1, min_samples=2))
+    study.optimize(objective, n_trials=8)
+    stopped = [t for t in study.trials if t.status is TrialStatus.STOPPED]
+    assert stopped
+    result = reproduce(study, objective, stopped[0].number)
+    assert result.reproduced, result.text()
+    assert result.rerun.system_attrs["step"] == stopped[0].system_attrs["step"]
+
+
+def test_sensitivity_on_a_conditional_space() -> None:
+    space = Space(opt=Categorical(["adam", "sgd"]), lr=Float(1e-3, 1.0, log=True),
+                  momentum=Float(0.0, 0.99, when={"opt": "sgd"}))
+
+    def objective(trial: Any) -> float:
+        return trial["lr"] + (1 - trial.get("momentum", 0.5)) * (trial["opt"] == "sgd")
+
+    study = Study("cond", space, store="memory", seed=0)
+    result = sensitivity(study, objective, baseline={"opt": "adam", "lr": 0.01},
+                         params=["opt", "lr"], points=3, repeats=2)
+    opt = result.curve("opt")
+    assert opt.values == ("adam", "sgd") and all(k == 2 for k in opt.n)
+    sgd_runs = [t for t in study.trials if t.config["opt"] == "sgd"]
+    assert sgd_runs and all("momentum" in t.config for t in sgd_runs)  # filled in
+    with pytest.raises(InvalidArgumentError, match="inactive at the baseline"):
+        sensitivity(study, objective, baseline={"opt": "adam", "lr": 0.01},
+                    params=["momentum"])
 
 
 def test_reruns_in_worker_processes() -> None:
@@ -193,6 +275,7 @@ def test_sensitivity_finds_the_parameter_that_matters_and_ignores_the_other() ->
     assert not wd.matters and not act.matters
     assert wd.spread < 0.1 and 0.005 < wd.noise < 0.05
     assert len(lr.good) == 1
+    assert all(k == 3 for c in result.curves for k in c.n)  # every point ran 3 times
     runs = [t for t in study.trials if t.system_attrs.get("purpose") == "sensitivity"]
     # baseline x3, then 4 + 4 + 1 other values x3 (the baseline's own values are shared)
     assert len(runs) == 3 + (4 + 4 + 1) * 3

@@ -62,3 +62,34 @@ def test_command_output_is_in_the_trial_folder(tmp_path: Path) -> None:
     assert (folder / "stderr.log").read_text() == "careful\n"
     x = study.trial(0).config["x"]
     assert (folder / "command.txt").read_text() == f"{sys.executable} {script} {x!r}\n"
+
+
+def test_unconfigured_logging_goes_to_stderr_log_and_basic_config_still_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])  # a script that configured nothing
+
+    def objective(trial: Any) -> float:
+        logging.getLogger("user").warning("plain warning")
+        configured = not root.handlers
+        logging.basicConfig(level=logging.INFO, force=False)
+        try:
+            return 1.0 if configured and root.handlers else 0.0
+        finally:
+            for h in list(root.handlers):
+                root.removeHandler(h)
+
+    study = Study("plain", Space(x=Float(0, 1)), store=str(tmp_path / "s.db"))
+    study.optimize(objective, n_trials=1)
+    assert study.trial(0).value == 1.0  # basicConfig found no handler of ours
+    assert "plain warning" in (study.trial_dir(0) / "stderr.log").read_text()
+
+
+def test_an_unwritable_copy_never_fails_the_trial(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    study = Study("full", Space(x=Float(0, 1)), store=str(tmp_path / "s.db"))
+    (study.trial_dir(0) / "stdout.log").mkdir(parents=True)  # cannot be opened as a file
+    study.optimize(chatty, n_trials=1)
+    assert study.trial(0).status.value == "COMPLETE"
+    assert "out 0" in capsys.readouterr().out  # the terminal still got it

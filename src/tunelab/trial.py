@@ -86,6 +86,13 @@ class Trial:
     id: int = 0
 
     @property
+    def is_rerun(self) -> bool:
+        """Whether this trial reran a configuration with a given seed outside the search
+        (``tunelab repro``, ``seeds``, ``sensitivity``): results and searchers leave such
+        trials out, :attr:`Study.trials` lists them."""
+        return self.system_attrs.get("scheduler") == "rerun"
+
+    @property
     def duration(self) -> float | None:
         """Seconds from start to finish, when both are known."""
         if self.started_at is None or self.finished_at is None:

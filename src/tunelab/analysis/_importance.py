@@ -257,7 +257,7 @@ def _source(
                 )
             else:
                 direction = "min"
-        trials = study.trials
+        trials = [t for t in study.trials if not t.is_rerun]  # the search's own trials
     else:
         if isinstance(study_or_trials, (str, bytes, Mapping)) or not isinstance(
             study_or_trials, Iterable

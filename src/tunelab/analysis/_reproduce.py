@@ -59,7 +59,11 @@ class Reproduction:
 
     @property
     def reproduced(self) -> bool:
-        """Whether the rerun finished like the original with every metric the same."""
+        """Whether the rerun finished like the original with every metric the same (a
+        failed original: failed again with the same kind of error)."""
+        if self.trial.status is TrialStatus.FAILED:
+            return (self.rerun.status is TrialStatus.FAILED
+                    and _error_kind(self.trial.error) == _error_kind(self.rerun.error))
         return (self.rerun.status is self.trial.status or (
             self.trial.status is TrialStatus.STOPPED
             and self.rerun.status is TrialStatus.COMPLETE
@@ -87,6 +91,11 @@ class Reproduction:
             lines.append("the environment is the same as the recorded one")
         lines += list(self.notes)
         return "\n".join(lines)
+
+
+def _error_kind(error: str | None) -> str:
+    """``ValueError: bad lr`` -> ``ValueError``."""
+    return (error or "").split(":", 1)[0].strip()
 
 
 def _num(v: float | None) -> str:

@@ -190,7 +190,7 @@ def top_configurations(study: Study, top: int) -> list[Trial]:
     sign = 1.0 if study.direction == "min" else -1.0
     done = [t for t in study.trials
             if t.status is TrialStatus.COMPLETE and t.value is not None
-            and math.isfinite(t.value) and "rerun_of" not in t.system_attrs]
+            and math.isfinite(t.value) and not t.is_rerun]
     done.sort(key=lambda t: (sign * float(t.value or 0.0), t.number))
     picked: list[Trial] = []
     seen: set[str] = set()
@@ -222,7 +222,8 @@ def seed_noise(
 
     Reruns are trials of the study linked to their source (``system_attrs``
     ``{"rerun_of": n, "purpose": "seeds", "repeat": r}``); calling this again reuses
-    them and runs only the missing repeats. Single-objective studies only.
+    the complete ones and runs only the missing or failed repeats. Single-objective
+    studies only.
     """
     _check_int("top", top, 1)
     _check_int("repeats", repeats, 2)
@@ -239,7 +240,7 @@ def seed_noise(
     done: dict[tuple[int, int], Trial] = {}
     for t in study.trials:
         a = t.system_attrs
-        if a.get("purpose") == PURPOSE and t.status.is_finished:
+        if a.get("purpose") == PURPOSE and t.status is TrialStatus.COMPLETE:
             done[(int(a.get("rerun_of", -1)), int(a.get("repeat", -1)))] = t
     base = study.searcher.seed
     requests = []

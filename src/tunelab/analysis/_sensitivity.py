@@ -67,9 +67,12 @@ class ParamCurve:
         return float(np.median(stds)) if stds else 0.0
 
     @property
-    def matters(self) -> bool:
-        """Whether the spread is beyond what seed noise alone gives (see MATTERS_SE)."""
-        se = self.noise / math.sqrt(max(self.repeats, 1))
+    def matters(self) -> bool | None:
+        """Whether the spread is beyond what seed noise alone gives (see MATTERS_SE);
+        None when the noise is unknown (fewer than 2 seeds per point)."""
+        if self.repeats < 2 or not any(k > 1 for k in self.n):
+            return None
+        se = self.noise / math.sqrt(self.repeats)
         return self.spread > MATTERS_SE * se
 
     @property
@@ -134,8 +137,10 @@ class Sensitivity:
     def plot_data(self) -> dict[str, Any]:
         """``{param: [(value, mean, std), ...], "log": {...}, "baseline": {...}}`` for
         :func:`tunelab.analysis.plot` with ``kind="sensitivity"``."""
-        data: dict[str, Any] = {c.name: list(zip(c.values, c.means, c.stds, strict=True))
-                                for c in self.curves}
+        data: dict[str, Any] = {
+            c.name: [(v, m, s) for v, m, s in zip(c.values, c.means, c.stds, strict=True)
+                     if math.isfinite(m)]  # a point where every run failed has no mean
+            for c in self.curves}
         data["log"] = {c.name: c.log for c in self.curves}
         data["baseline"] = dict(self.baseline)
         return data
@@ -148,8 +153,9 @@ class Sensitivity:
                 f"{'best':>12}  good values"]
         for c in self.curves:
             good = ", ".join(_fmt(v) for v in c.good)
+            matters = {True: "yes", False: "no", None: "?"}[c.matters]
             rows.append(f"{c.name:<20} {c.spread:>10.4g} {c.noise:>10.3g} "
-                        f"{'yes' if c.matters else 'no':>8}  {_fmt(c.best):>12}  {good}")
+                        f"{matters:>8}  {_fmt(c.best):>12}  {good}")
         lines = [head, *rows]
         for c in self.curves:
             lines.append(f"\n{c.name}:")
@@ -170,18 +176,19 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _center(space: Space) -> Config:
-    """The middle of every range (geometric middle on log scales), first choice of every
-    categorical: the baseline when there is no other."""
-    x = np.full(len(space.names), 0.5)
-    for i, name in enumerate(space.names):
-        if isinstance(space.params[name], Categorical):
-            x[i] = 0.0
-    return space.decode(x)
+    """The middle of every range (geometric middle on log scales) and the first choice of
+    every categorical, for every parameter (active or not): the values a baseline takes
+    when nothing else is known."""
+    out: Config = {}
+    for name, param in space.params.items():
+        out[name] = param.from_unit(0.0 if isinstance(param, Categorical) else 0.5)
+    return out
 
 
 def _complete(space: Space, config: Mapping[str, Any], fill: Mapping[str, Any]) -> Config:
     """``config`` with inactive parameters dropped and newly active ones from ``fill``."""
     order = list(space.names)
+    center = _center(space)
     # Iterate until nothing changes: a parent's new value may (de)activate children,
     # which may be parents themselves.
     out = dict(config)
@@ -190,7 +197,7 @@ def _complete(space: Space, config: Mapping[str, Any], fill: Mapping[str, Any]) 
         for name in order:
             active = space.is_active(name, out)
             if active and name not in out:
-                out[name] = fill[name] if name in fill else _center(space)[name]
+                out[name] = fill[name] if name in fill else center[name]
                 changed = True
             elif not active and name in out:
                 del out[name]
@@ -202,8 +209,12 @@ def _complete(space: Space, config: Mapping[str, Any], fill: Mapping[str, Any]) 
 
 def _grid(space: Space, name: str, points: int, baseline: Any) -> list[Any]:
     values = list(space.params[name].grid(points))
-    if baseline is not None and not any(_same(v, baseline) for v in values):
-        values.append(baseline)
+    if baseline is not None:
+        # The baseline's own value, exactly (a grid value equal up to rounding would be a
+        # different configuration): its runs are shared by every parameter's curve.
+        values = [baseline if _same(v, baseline) else v for v in values]
+        if not any(_same(v, baseline) for v in values):
+            values.append(baseline)
     if isinstance(space.params[name], Categorical):
         return values
     return sorted(values)
@@ -224,6 +235,7 @@ def sensitivity(
     workers: int = 1,
     executor: str | Executor | None = None,
     progress: Callable[[Trial], None] | None = None,
+    run_missing: bool = True,
 ) -> Sensitivity:
     """Vary each of ``params`` (default: every parameter) alone over ``points`` values of
     its range (log grid on log scales, every choice of a categorical; the baseline's own
@@ -231,8 +243,10 @@ def sensitivity(
     else the middle of the space), ``repeats`` seeds per point, in ``workers`` processes.
 
     Every run is a trial of ``study`` (``system_attrs`` ``{"purpose": "sensitivity",
-    "param": name, "repeat": r}``); calling this again reuses finished runs with the same
-    configuration and repeat. Single-objective studies only.
+    "param": name, "repeat": r}``); calling this again reuses the complete runs with the
+    same configuration and repeat (failed ones run again). ``run_missing=False`` runs
+    nothing: the curves are gathered from what is stored (missing points are NaN).
+    Single-objective studies only.
     """
     space = study.space
     if study.is_multi_objective:
@@ -247,8 +261,8 @@ def sensitivity(
         raise InvalidArgumentError(
             f"unknown parameter(s) {unknown or names} for sensitivity; the space has "
             f"{list(space.names)}")
-    if baseline is None:  # the best trial the search found (reruns left out)
-        found = [t for t in study.leaderboard(None) if "purpose" not in t.system_attrs]
+    if baseline is None:  # the best trial the search found (leaderboard: no reruns)
+        found = study.leaderboard(1)
         baseline = found[0].config if found else _center(space)
     base = _complete(space, baseline, _center(space))
     seed_base = study.searcher.seed
@@ -267,7 +281,7 @@ def sensitivity(
             "where they are active, or leave them out of `params`")
     finished: dict[tuple[str, int], Trial] = {}
     for t in study.trials:
-        if t.system_attrs.get("purpose") == PURPOSE and t.status.is_finished:
+        if t.system_attrs.get("purpose") == PURPOSE and t.status is TrialStatus.COMPLETE:
             finished[(config_key(t.config), int(t.system_attrs.get("repeat", -1)))] = t
     requests = []
     queued = set()
@@ -282,6 +296,8 @@ def sensitivity(
     settings = {"baseline": dict(base), "params": names, "points": points, "repeats": repeats}
     if study.user_attrs.get(SETTINGS_ATTR) != settings:
         study.set_user_attr(SETTINGS_ATTR, settings)
+    if not run_missing:
+        requests = []
     for trial in study.run_requests(objective, requests, workers=workers, executor=executor,
                                     progress=progress):
         finished[(config_key(trial.config), int(trial.system_attrs["repeat"]))] = trial

@@ -91,8 +91,9 @@ def default_study_name(args: Sequence[str]) -> str:
     return Path(args[0]).stem or "study"
 
 
-def command_objective(args: Sequence[str], names: Sequence[str]) -> CommandObjective:
-    objective = CommandObjective(list(args))
+def command_objective(args: Sequence[str], names: Sequence[str],
+                      cwd: str | None = None) -> CommandObjective:
+    objective = CommandObjective(list(args), cwd=cwd)
     try:
         objective.check(names)
     except ValueError as exc:
@@ -108,22 +109,39 @@ def remember_target(study: Any, args: Sequence[str]) -> None:
 
 
 def objective_for(study: Any, args: Sequence[str]) -> Any:
-    """The objective of ``args``, else the one `tunelab run` recorded for ``study``
-    (a relative script path is looked up from the directory it ran in)."""
-    if not args:
-        recorded = study.user_attrs.get(TARGET_ATTR)
-        if not isinstance(recorded, dict) or not recorded.get("args"):
-            raise click.UsageError(
-                f"study {study.name!r} has no recorded target (it was not made by `tunelab "
-                "run`): give one, e.g. `train.py:objective` or `-- python train.py --lr {lr}`")
-        args = [str(a) for a in recorded["args"]]
-        cwd = recorded.get("cwd")
-        if is_python_target(args) and isinstance(cwd, str):
-            module, _, attr = args[0].rpartition(":")
-            if module.endswith(".py") and not Path(module).is_file():
-                candidate = Path(cwd) / module
-                if candidate.is_file():
-                    args = [f"{candidate}:{attr}"]
-    if is_python_target(args):
-        return load_python_objective(args[0])
-    return command_objective(args, study.space.names)
+    """The objective of ``args``, else the one `tunelab run` recorded for ``study``.
+
+    A recorded target runs from the directory it was recorded in (a relative script or
+    module resolves there, a command runs there), and is announced on stderr first. Code
+    named by a shared store is not run blindly: the recorded target is used only with a
+    local SQLite file or in-memory store; with any other store, give TARGET explicitly.
+    """
+    if args:
+        if is_python_target(args):
+            return load_python_objective(args[0])
+        return command_objective(args, study.space.names)
+    recorded = study.user_attrs.get(TARGET_ATTR)
+    if not isinstance(recorded, dict) or not recorded.get("args"):
+        raise click.UsageError(
+            f"study {study.name!r} has no recorded target (it was not made by `tunelab "
+            "run`): give one, e.g. `train.py:objective` or `-- python train.py --lr {lr}`")
+    url = str(getattr(study.store, "url", ""))
+    if not (url == "memory" or url.startswith("sqlite")):
+        raise click.UsageError(
+            f"study {study.name!r} lives in a shared store ({url.split('@')[-1]}): give the "
+            f"target explicitly rather than run the one recorded there "
+            f"({' '.join(map(str, recorded['args']))})")
+    recorded_args = [str(a) for a in recorded["args"]]
+    cwd = recorded.get("cwd") if isinstance(recorded.get("cwd"), str) else None
+    if cwd is not None and not Path(cwd).is_dir():
+        cwd = None
+    click.echo(f"running the target recorded for study {study.name!r}: "
+               f"{' '.join(recorded_args)}" + (f" (in {cwd})" if cwd else ""), err=True)
+    if is_python_target(recorded_args):
+        module, _, attr = recorded_args[0].rpartition(":")
+        if cwd is not None:
+            if module.endswith(".py") and not Path(module).is_absolute():
+                return load_python_objective(f"{Path(cwd) / module}:{attr}")
+            sys.path.insert(0, cwd)
+        return load_python_objective(recorded_args[0])
+    return command_objective(recorded_args, study.space.names, cwd=cwd)

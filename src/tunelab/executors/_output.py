@@ -1,5 +1,6 @@
 """Each trial's output in its artifact folder: ``stdout.log``, ``stderr.log`` and
-``log.txt`` (the log records emitted while it ran).
+``log.txt`` (the log records emitted while it ran, when logging is configured; without
+a handler Python prints them on stderr, so they are in ``stderr.log``).
 
 Output still reaches the terminal: the trial's streams are copied, not taken. Files are
 created on the first line written, so a quiet trial leaves no empty files behind; a
@@ -16,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from tunelab._log import logger
+
 __all__ = ["LOG_FILE", "STDERR_FILE", "STDOUT_FILE", "LazyFile", "capture_output"]
 
 STDOUT_FILE = "stdout.log"
@@ -25,27 +28,39 @@ _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class LazyFile:
-    """A text file opened for appending on the first write (and its folder made)."""
+    """A text file opened for appending on the first write (and its folder made).
+
+    A copy is a record, never a reason for a trial to fail: if the file cannot be written
+    (a full disk, a bad folder) the copy stops with one warning. Writes after
+    :meth:`close` are dropped (a stream kept by the objective beyond its trial must not
+    write into that trial's files)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fh: IO[str] | None = None
         self._lock = threading.Lock()
+        self._done = False
 
     def write(self, text: str) -> None:
-        if not text:
+        if not text or self._done:
             return
         with self._lock:
-            if self._fh is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._fh = open(self.path, "a", encoding="utf-8", errors="replace")  # noqa: SIM115
-            self._fh.write(text)
-            self._fh.flush()
+            try:
+                if self._fh is None:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                    self._fh = open(self.path, "a", encoding="utf-8", errors="replace")  # noqa: SIM115
+                self._fh.write(text)
+                self._fh.flush()
+            except OSError as exc:
+                self._done = True
+                logger.warning("not copying output to %s any more: %s", self.path, exc)
 
     def close(self) -> None:
         with self._lock:
+            self._done = True
             if self._fh is not None:
-                self._fh.close()
+                with contextlib.suppress(OSError):
+                    self._fh.close()
                 self._fh = None
 
 
@@ -57,10 +72,11 @@ class _Tee:
         self._copy = copy
 
     def write(self, text: str) -> int:
+        written = len(text)
+        if self._original is not None:  # the terminal first: the copy may fail
+            written = int(self._original.write(text) or 0)
         self._copy.write(text)
-        if self._original is not None:
-            return int(self._original.write(text) or 0)
-        return len(text)
+        return written
 
     def flush(self) -> None:
         if self._original is not None:
@@ -86,16 +102,17 @@ def capture_output(trial_dir: str | Path | None) -> Iterator[tuple[LazyFile, Laz
     saved = (sys.stdout, sys.stderr)
     sys.stdout = _Tee(saved[0], out)
     sys.stderr = _Tee(saved[1], err)
-    # With no handler of their own, records went to logging's last resort (stderr):
-    # keep that, or the trial's warnings would vanish from the terminal.
-    extra = [logging.lastResort] if not root.handlers and logging.lastResort else []
-    for h in [handler, *extra]:
+    # Only when logging is configured: otherwise records go to logging's last resort,
+    # stderr (copied to stderr.log), and a logging.basicConfig() in the objective must
+    # still find a root logger without handlers.
+    added = [handler] if root.handlers else []
+    for h in added:
         root.addHandler(h)
     try:
         yield (out, err)
     finally:
         sys.stdout, sys.stderr = saved
-        for h in [handler, *extra]:
+        for h in added:
             root.removeHandler(h)
         handler.close()
         for f in (out, err, log):

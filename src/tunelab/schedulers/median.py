@@ -62,6 +62,8 @@ class MedianStopping(Scheduler):
         self._best.clear()
         self._averages.clear()
         for trial in trials:
+            if trial.is_rerun:
+                continue  # ran outside the scheduler (repro, seeds, sensitivity)
             for report in trial.reports:
                 self._note(trial.number, report)
             if trial.status.is_finished:

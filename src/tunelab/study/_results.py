@@ -38,10 +38,12 @@ class ResultsMixin:
         return self.store.get_trial(self._record.id, number, with_reports=True)
 
     def completed(self) -> list[Trial]:
+        """The complete trials of the search with a value (reruns left out: see
+        :attr:`Trial.is_rerun`); best trial, leaderboard and Pareto front use these."""
         return [
             t
             for t in self.store.get_trials(self._record.id, statuses=[TrialStatus.COMPLETE])
-            if t.value is not None
+            if t.value is not None and not t.is_rerun
         ]
 
     @property

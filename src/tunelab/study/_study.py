@@ -105,7 +105,13 @@ class Study(ResultsMixin):
     read by the objective as ``trial.resource`` and ``trial.fidelity``. Each trial has a
     folder under ``artifacts`` (default: ``$TUNELAB_ARTIFACTS``, or next to the SQLite
     file) for its checkpoints, of which the newest ``keep_checkpoints`` are kept; the
-    checkpoints of stopped and failed trials are deleted.
+    checkpoints of stopped and failed trials are deleted. What a trial prints and logs is
+    copied there too.
+
+    Every finished trial records its seed, a hash of its configuration and the
+    environment card of the machine that ran it (:mod:`tunelab.tracking`; see
+    :meth:`environment`); ``capture_environment=False`` (or ``TUNELAB_CAPTURE_ENV=0``)
+    records no card.
 
     >>> from tunelab import Float, Int, Space, Study
     >>> space = Space(x=Float(-5, 5), n=Int(1, 3))
@@ -129,7 +135,7 @@ class Study(ResultsMixin):
         fidelity: Mapping[str, Axis] | None = None,
         artifacts: str | os.PathLike[str] | None = None,
         keep_checkpoints: int = 1,
-        capture_environment: bool = True,
+        capture_environment: bool | None = None,
     ) -> None:
         if name is None:
             name = f"study-{uuid.uuid4().hex[:8]}"
@@ -152,6 +158,9 @@ class Study(ResultsMixin):
             )
         self.fidelity: dict[str, Axis] = check_axes(fidelity)
         self.keep_checkpoints = keep_checkpoints
+        if capture_environment is None:  # on unless TUNELAB_CAPTURE_ENV=0
+            capture_environment = os.environ.get("TUNELAB_CAPTURE_ENV", "1").strip() not in (
+                "0", "false", "no", "off")
         self.capture_environment = bool(capture_environment)
         self._env_hash: str | None = None
         given_scheduler = None if scheduler is None else make_scheduler(scheduler)
@@ -295,6 +304,7 @@ class Study(ResultsMixin):
 
     def _refresh(self) -> None:
         self._history = {}
+        self._n_reruns = 0
         self._waiting: set[int] = set()
         self._max_number = -1
         for trial in self.store.get_trials(
@@ -302,7 +312,17 @@ class Study(ResultsMixin):
         ):
             self._remember(trial)
 
+    def _search_history(self) -> Any:
+        """The trials the searcher learns from: all but reruns (a configuration rerun
+        under other seeds says nothing new about where to search, and would weigh it
+        several times)."""
+        if self._n_reruns == 0:
+            return self._history.values()
+        return [t for t in self._history.values() if not t.is_rerun]
+
     def _remember(self, trial: Trial) -> None:
+        if trial.is_rerun and trial.number not in self._history:
+            self._n_reruns += 1
         self._history[trial.number] = trial
         self._max_number = max(self._max_number, trial.number)
         if trial.status is TrialStatus.WAITING:
@@ -436,9 +456,8 @@ class Study(ResultsMixin):
             trial = replace(claimed, system_attrs={**claimed.system_attrs, **attrs, "step": 0})
             self.store.set_trial_system_attrs(trial.id, trial.system_attrs)
         elif config is None:
-            proposal = self.searcher.suggest(
-                self.space, self._history.values(), self._max_number + 1
-            )
+            proposal = self.searcher.suggest(self.space, self._search_history(),
+                                             self._max_number + 1)
             trial = self.store.create_trial(
                 self._record.id, proposal, status=TrialStatus.RUNNING, worker=self._worker_id,
                 system_attrs=attrs,
@@ -605,8 +624,11 @@ class Study(ResultsMixin):
         if live.first_step is None:
             live.first_step = step
         live.max_step = max(live.max_step, step)
-        if live.decision is Decision.CONTINUE and not live.rerun:  # once told, stays told
-            live.decision = self.scheduler.on_report(live.trial, report)
+        if live.decision is Decision.CONTINUE:  # once told to stop or pause, it stays told
+            if not live.rerun:
+                live.decision = self.scheduler.on_report(live.trial, report)
+            elif live.grant.resource is not None and step >= live.grant.resource:
+                live.decision = Decision.STOP  # a rerun goes as far as the original went
         if len(live.pending) >= _FLUSH_SIZE or time.monotonic() - self._last_flush > _FLUSH_EVERY:
             self._flush_reports()
         self._heartbeat()
@@ -796,11 +818,12 @@ class Study(ResultsMixin):
             if not _liveness.is_orphan(trial, self._worker_id):
                 continue
             reason = f"its driver {trial.worker} stopped before the trial finished"
-            if trial.attempt >= _MAX_ATTEMPTS:
+            if trial.is_rerun or trial.attempt >= _MAX_ATTEMPTS:
                 self.store.finish_trial(
                     trial.id,
                     status=TrialStatus.FAILED,
-                    error=f"interrupted {trial.attempt} times; last: {reason}",
+                    error=(f"interrupted rerun: {reason}" if trial.is_rerun else
+                           f"interrupted {trial.attempt} times; last: {reason}"),
                 )
             elif not self._put_back(trial, trial.worker, reason):
                 continue
@@ -811,13 +834,17 @@ class Study(ResultsMixin):
         return recovered
 
     def _abandon_live(self, reason: str) -> None:
-        """Requeue this driver's running trials (they rerun on the next optimize)."""
+        """Requeue this driver's running trials (they rerun on the next optimize); a rerun
+        (repro, seeds, sensitivity) fails instead: it belongs to no search, and the command
+        that asked for it runs it again."""
         for live in list(self._live.values()):
             try:
-                if live.trial.attempt >= _MAX_ATTEMPTS:
+                if live.rerun or live.trial.attempt >= _MAX_ATTEMPTS:
+                    error = (f"interrupted rerun: {reason}" if live.rerun else
+                             f"interrupted {live.trial.attempt} times; last: {reason}")
                     self.store.finish_trial(
                         live.trial.id, status=TrialStatus.FAILED, worker=self._worker_id,
-                        error=f"interrupted {live.trial.attempt} times; last: {reason}",
+                        error=error,
                     )
                     continue
                 self._put_back(live.trial, self._worker_id, reason)
@@ -1018,9 +1045,11 @@ class _Budget:
             return False
         if self.timed_out():
             return False
-        # Counted in the store, so that drivers sharing the study stop together.
+        # Counted in the store, so that drivers sharing the study stop together; reruns
+        # (repro, seeds, sensitivity) are not trials of the search.
         return self.max_trials is None or (
-            study.store.count_trials(study._record.id, statuses=_NOT_WAITING) < self.max_trials
+            study.store.count_trials(study._record.id, statuses=_NOT_WAITING)
+            < self.max_trials + study._n_reruns
         )
 
 

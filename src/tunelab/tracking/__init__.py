@@ -16,6 +16,7 @@ from tunelab.tracking._environment import (
     current_environment,
     diff_environments,
     git_state,
+    redact_argv,
 )
 from tunelab.tracking._seeding import seed_everything
 
@@ -28,5 +29,6 @@ __all__ = [
     "current_environment",
     "diff_environments",
     "git_state",
+    "redact_argv",
     "seed_everything",
 ]

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -31,12 +32,13 @@ __all__ = [
     "current_environment",
     "diff_environments",
     "git_state",
+    "redact_argv",
 ]
 
 #: The largest git diff a card keeps, in characters (the rest is cut, and the card says so).
 DIFF_LIMIT = 64_000
 
-_GIT_TIMEOUT = 5.0
+_GIT_TIMEOUT = 2.0
 
 
 def _git(cwd: Path, *args: str) -> str | None:
@@ -176,22 +178,54 @@ def capture_environment(
                      "gpu": _gpus()},
         "hostname": platform.node(),
         "git": git_state(where, diff_limit),
-        "argv": list(sys.argv if argv is None else argv),
+        "argv": redact_argv(sys.argv if argv is None else argv),
         "cwd": str(where),
     }
 
 
-_CACHE: dict[tuple[str, int], tuple[dict[str, Any], str]] = {}
+_SECRET = re.compile(r"(token|secret|passw|api[-_]?key|credential|auth)", re.I)
+
+
+def redact_argv(argv: Sequence[str]) -> list[str]:
+    """The command line with the values of secret-looking options replaced by ``***``
+    (``--token X``, ``--api-key=X``, ``PASSWORD=X``): a card may live in a shared store.
+
+    >>> redact_argv(["train.py", "--lr", "0.1", "--api-key", "abc", "--db-password=pw"])
+    ['train.py', '--lr', '0.1', '--api-key', '***', '--db-password=***']
+    """
+    out: list[str] = []
+    hide_next = False
+    for arg in map(str, argv):
+        if hide_next:
+            out.append("***")
+            hide_next = False
+            continue
+        name, eq, _ = arg.partition("=")
+        if _SECRET.search(name) and eq:
+            out.append(f"{name}=***")
+        else:
+            out.append(arg)
+            hide_next = arg.startswith("-") and bool(_SECRET.search(arg))
+    return out
+
+
+#: Seconds a captured card is reused by :func:`current_environment`.
+CACHE_SECONDS = 60.0
+_CACHE: dict[tuple[str, int], tuple[float, dict[str, Any], str]] = {}
 
 
 def current_environment(cwd: str | os.PathLike[str] | None = None) -> tuple[dict[str, Any], str]:
-    """This process's card and its hash, captured once per process and directory (the
-    package scan and git calls take tens of milliseconds)."""
+    """This process's card and its hash. The package scan and git calls take tens of
+    milliseconds, so a card is reused for :data:`CACHE_SECONDS` (a notebook that edits
+    code between studies gets a fresh one)."""
     key = (str(Path(cwd or os.getcwd()).resolve()), os.getpid())
-    if key not in _CACHE:
+    now = time.monotonic()
+    hit = _CACHE.get(key)
+    if hit is None or now - hit[0] > CACHE_SECONDS:
         card = capture_environment(key[0])
-        _CACHE[key] = (card, card_hash(card))
-    return _CACHE[key]
+        hit = (now, card, card_hash(card))
+        _CACHE[key] = hit
+    return hit[1], hit[2]
 
 
 def _canonical(data: Any) -> str:
