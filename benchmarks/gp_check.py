@@ -1,15 +1,18 @@
-"""Quality and CPU cost of GPSearcher on Branin and Hartmann-6.
+"""Quality and CPU cost of GPSearcher on Branin and Hartmann-6 (and optionally Hartmann-3).
 
 Runs GPSearcher for 100 evaluations x 10 seeds on each function (suggest() driven
-directly with a growing history, as a study does), prints the mean best value and the
-median CPU milliseconds per suggestion near trial 100, then the CPU per suggestion at
-300 trials on Hartmann-6 for one seed. Measure single-threaded:
+directly with a growing history, as a study does), prints the mean best value, the number
+of seeds within ``--tol`` (default 0.01) of the global optimum and the median CPU
+milliseconds per suggestion near trial 100, then the CPU per suggestion at 300 trials on
+Hartmann-6 for one seed. Measure single-threaded:
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \\
         .venv/bin/python -m benchmarks.gp_check
 
 Options: ``--seeds N``, ``--trials N``, ``--long N`` (0 skips the long run),
-``--only branin|hartmann6``, ``--optuna`` (Optuna's GPSampler on the same runs; needs torch).
+``--only NAME[,NAME...]`` (any of the synthetic functions, e.g. ``branin,hartmann3``),
+``--optuna`` (Optuna's GPSampler instead; needs torch), ``--both`` (tunelab, then Optuna,
+on each function in the same run), ``--tol X``.
 """
 
 from __future__ import annotations
@@ -63,18 +66,23 @@ def run_optuna(name: str, seed: int, trials: int) -> tuple[list[float], list[flo
     return values, cpu
 
 
-def summary(name: str, runner: Callable[..., Any], seeds: int, trials: int) -> None:
+def summary(
+    name: str, runner: Callable[..., Any], seeds: int, trials: int, tol: float, label: str
+) -> None:
     bests: list[float] = []
     late: list[float] = []
+    optimum = FUNCTIONS[name].optimum
     for seed in range(seeds):
         values, cpu = runner(name, seed, trials)
         bests.append(min(values))
         late.extend(cpu[-10:])
-        print(f"  {name} seed {seed}: best {min(values):.6f}", flush=True)
+        print(f"  {label} {name} seed {seed}: best {min(values):.6f}", flush=True)
+    hits = sum(b - optimum <= tol for b in bests)
     print(
-        f"{name}: mean best over {seeds} seeds at {trials} evals = {statistics.mean(bests):.6f} "
-        f"(optimum {FUNCTIONS[name].optimum:.6f}); median CPU per suggestion at trials "
-        f"{trials - 10}-{trials - 1} = {1000 * statistics.median(late):.1f} ms",
+        f"{label} {name}: mean best over {seeds} seeds at {trials} evals = "
+        f"{statistics.mean(bests):.6f} (optimum {optimum:.6f}; {hits}/{seeds} seeds within "
+        f"{tol:g}); median CPU per suggestion at trials {trials - 10}-{trials - 1} = "
+        f"{1000 * statistics.median(late):.1f} ms",
         flush=True,
     )
 
@@ -84,20 +92,32 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--long", type=int, default=300)
-    parser.add_argument("--only", choices=["branin", "hartmann6"], default=None)
+    parser.add_argument("--only", default="branin,hartmann6",
+                        help="comma-separated function names")
     parser.add_argument("--optuna", action="store_true")
+    parser.add_argument("--both", action="store_true")
+    parser.add_argument("--tol", type=float, default=0.01)
     args = parser.parse_args()
-    runner = run_optuna if args.optuna else run
-    for name in ("branin", "hartmann6"):
-        if args.only in (None, name):
-            summary(name, runner, args.seeds, args.trials)
+    names = [n.strip() for n in args.only.split(",") if n.strip()]
+    for name in names:
+        if name not in FUNCTIONS:
+            parser.error(f"unknown function {name!r}; choose from {sorted(FUNCTIONS)}")
+    runners: list[tuple[str, Callable[..., Any]]] = []
+    if args.both or not args.optuna:
+        runners.append(("tunelab", run))
+    if args.both or args.optuna:
+        runners.append(("optuna", run_optuna))
+    for name in names:
+        for label, runner in runners:
+            summary(name, runner, args.seeds, args.trials, args.tol, label)
     if args.long:
-        _, cpu = runner("hartmann6", 0, args.long)
-        print(
-            f"hartmann6: median CPU per suggestion at trials {args.long - 10}-{args.long - 1}"
-            f" = {1000 * statistics.median(cpu[-10:]):.1f} ms",
-            flush=True,
-        )
+        for label, runner in runners:
+            _, cpu = runner("hartmann6", 0, args.long)
+            print(
+                f"{label} hartmann6: median CPU per suggestion at trials "
+                f"{args.long - 10}-{args.long - 1} = {1000 * statistics.median(cpu[-10:]):.1f} ms",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -47,7 +47,8 @@ _INV_SQRT_EPS = 1.0 / math.sqrt(np.finfo(float).eps)
 #: Bounds on the hyperparameters (inputs on the unit cube, outputs standardised).
 LENGTH_BOUNDS = (5e-3, 50.0)
 SIGNAL_BOUNDS = (0.05, 20.0)
-NOISE_BOUNDS = (1e-6, 1.0)
+import os
+NOISE_BOUNDS = (float(os.environ.get("GPX_NOISE_MIN", "1e-6")), 1.0)
 
 
 def theta_bounds(p: int) -> list[tuple[float, float]]:
@@ -118,10 +119,18 @@ def _log_prior(theta: np.ndarray) -> tuple[float, np.ndarray]:
     """
     p = len(theta) - 2
     grad = np.empty_like(theta)
-    a = np.exp(2.0 * theta[:p])
-    ai = 1.0 / a
-    value = -0.1 * float(np.sum(a + ai))
-    grad[:p] = -0.2 * (a - ai)
+    import os
+    pr = os.environ.get("GPX_PRIOR", "default")
+    if pr == "default":
+        a = np.exp(2.0 * theta[:p])
+        ai = 1.0 / a
+        value = -0.1 * float(np.sum(a + ai))
+        grad[:p] = -0.2 * (a - ai)
+    else:
+        _, mu, sd = pr.split(":")
+        dev = theta[:p] - float(mu)
+        value = -0.5 * float(dev @ dev) / float(sd) ** 2
+        grad[:p] = -dev / float(sd) ** 2
     s2, noise = math.exp(theta[p]), math.exp(theta[p + 1])
     value += theta[p] - s2 + 0.1 * theta[p + 1] - 30.0 * noise
     grad[p] = 1.0 - s2
