@@ -1,6 +1,6 @@
 """TPE check on Branin and Hartmann-6 at 100 evaluations, side by side with Optuna's TPE.
 
-    python -m benchmarks.tpe_check [SPEC] [SEEDS] [--peer]
+    python -m benchmarks.tpe_check [SPEC] [SEEDS] [--peer]   # e.g. '"tpe"' 150 --peer
     python -m benchmarks.tpe_check --overhead
 
 SPEC is a searcher spec as JSON (default ``"tpe"``). Prints the mean best value over the
@@ -111,8 +111,14 @@ def main(argv: list[str]) -> None:
         if "--peer" in argv:
             runs.append(("optuna-tpe", [run_optuna(fname, s, 100) for s in range(seeds)]))
         for label, r in runs:
-            print(f"{fname} {label}: mean best {np.mean([a for a, _ in r]):.4f}, "
+            best = np.array([a for a, _ in r])
+            se = best.std(ddof=1) / np.sqrt(len(best)) if len(best) > 1 else 0.0
+            print(f"{fname} {label}: mean best {best.mean():.4f} (± {se:.4f} s.e.), "
                   f"CPU per suggestion {1000 * np.median([b for _, b in r]):.2f} ms", flush=True)
+        if len(runs) == 2:
+            ours, theirs = (np.array([a for a, _ in r]) for _, r in runs)
+            print(f"{fname}: tunelab better on {(ours < theirs).sum()} of {seeds} seeds",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -60,9 +60,13 @@ class ParzenEstimator:
     ``points`` are rows on the unit cube (NaN: inactive coordinate). A point's bandwidth
     in a numeric coordinate is the larger gap to its neighbours there (the prior's centre
     counts as a neighbour), at least ``min_bandwidth``: kernels are narrow where good
-    points crowd and wide where they are alone. ``multivariate=False`` treats the
-    coordinates independently (a product of one-dimensional mixtures, as in the original
-    TPE) instead of one product kernel per point.
+    points crowd and wide where they are alone. With ``bandwidth_cap`` it is also at most
+    ``bandwidth_cap * m ** (-1 / (d + 4))`` (Scott's rule for ``m`` points in ``d``
+    dimensions): a gap in one coordinate says nothing about the others, and in several
+    dimensions a lone point's kernel would otherwise spread over the whole cube.
+    ``multivariate=False`` treats the coordinates independently (a product of
+    one-dimensional mixtures, as in the original TPE) instead of one product kernel per
+    point.
     """
 
     def __init__(
@@ -73,6 +77,7 @@ class ParzenEstimator:
         prior_weight: float = 1.0,
         min_bandwidth: float = 0.0,
         multivariate: bool = True,
+        bandwidth_cap: float | None = None,
     ) -> None:
         self.multivariate = multivariate
         self._prior_weight = prior_weight
@@ -91,7 +96,11 @@ class ParzenEstimator:
         k = layout.n_choices
         self.move = np.where(cat, (k - 1) / np.maximum(k, 1) * min(0.5, 0.6 * factor), 0.0)
         # normalisers of the truncated kernels, per point and coordinate
-        h = np.where(num[None, :], _neighbor_bandwidths(points, floor), 1.0)
+        gaps = _neighbor_bandwidths(points, floor)
+        if bandwidth_cap is not None and m:
+            cap = np.maximum(bandwidth_cap * factor, floor)  # never below the floor
+            gaps = np.where(np.isnan(points), 1.0, np.minimum(gaps, cap[None, :]))
+        h = np.where(num[None, :], gaps, 1.0)
         self.bandwidth = h
         mu = np.where(active & num, points, 0.5)
         self._mu = mu
