@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
-# Make sure the services the tests talk to are up: PostgreSQL on 127.0.0.1:5432.
-# Starts the local cluster when it is down; fails loudly when it cannot.
+# Make sure what the tests talk to is there: PostgreSQL on 127.0.0.1:5432, and Debian's
+# Chromium for the dashboard's browser tests. Starts/installs them when missing; fails
+# loudly when it cannot.
 set -euo pipefail
+
+if [ ! -x /usr/bin/chromium ]; then
+  echo "Chromium is missing (the dashboard's browser tests need it); installing it" >&2
+  if command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y -q chromium >/dev/null 2>&1 || {
+      apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1
+    } || echo "WARNING: could not install chromium (apt-get install -y chromium)" >&2
+  fi
+fi
 
 if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   exit 0

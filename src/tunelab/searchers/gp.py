@@ -12,7 +12,7 @@ import numpy as np
 
 from tunelab._errors import InvalidArgumentError
 from tunelab.searchers._base import Searcher
-from tunelab.searchers._gp_model import GP, fit_theta, log_ei
+from tunelab.searchers._gp_model import GP, NOISE_BOUNDS, fit_theta, log_ei
 from tunelab.searchers._observations import EncodingCache, observe
 from tunelab.space import Categorical, Config, Int, Space, config_key
 from tunelab.trial import Trial
@@ -200,11 +200,6 @@ class GPSearcher(Searcher):
         then on the pending ones as fantasies."""
         mean, std = float(np.mean(loss)), float(np.std(loss))
         y = (loss - mean) / (std if std > 0 else 1.0)
-        import os
-        if os.environ.get("GPX_WARP") == "yj" and std > 0:
-            from scipy.stats import yeojohnson
-            yw = yeojohnson(y)[0]
-            y = (yw - yw.mean()) / (yw.std() or 1.0)
         z = self._model_coords(space, layout, x)
         p = z.shape[1]
         # unit length scales, signal and noise: a smooth, noisy first guess, from which the
@@ -217,20 +212,14 @@ class GPSearcher(Searcher):
             half = self._fit_max // 2
             rest = rng.choice(ranked[half:], size=self._fit_max - half, replace=False)
             fit = np.sort(np.concatenate([ranked[:half], rest]))
-        import os
-        starts = []
-        for v in os.environ.get("GPX_STARTS", "0").split(","):
-            st = start.copy()
-            st[:p] = float(v)
-            starts.append(st)
-        theta = fit_theta(z[fit], y[fit], layout.cat, starts, self._fit_maxfun, self._fit_ftol)
+        theta = fit_theta(z[fit], y[fit], layout.cat, [start], self._fit_maxfun, self._fit_ftol)
         for _ in range(8):  # a singular kernel matrix: more noise until it factors
             try:
                 model = GP(z, y, theta, layout.cat, layout.n_values)
                 break
             except np.linalg.LinAlgError:
                 theta = theta.copy()
-                theta[-1] = max(theta[-1], math.log(1e-6)) + math.log(100.0)
+                theta[-1] = max(theta[-1], math.log(NOISE_BOUNDS[0])) + math.log(100.0)
         if len(pending):
             model = model.with_fantasies(self._model_coords(space, layout, pending))
         return model, float(np.min(y))
@@ -279,8 +268,7 @@ class GPSearcher(Searcher):
         d = x.shape[1]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            import os
-            sobol = qmc.Sobol(d, scramble=True, seed=rng).random(int(os.environ.get("GPX_NSOBOL", self._n_sobol)))
+            sobol = qmc.Sobol(d, scramble=True, seed=rng).random(self._n_sobol)
         top = np.argsort(loss, kind="stable")[: self._n_top]
         centres = np.where(np.isnan(x[top]), rng.random((len(top), d)), x[top])
         per = max(1, self._n_local // len(top))
@@ -303,11 +291,6 @@ class GPSearcher(Searcher):
         scores = self._score(space, layout, model, best, cand)
         order = np.argsort(-scores, kind="stable")
         starts = cand[order[: self._n_starts]]
-        import os
-        k = int(os.environ.get("GPX_GSTARTS", "0"))
-        if k:
-            gorder = [i for i in order if i < int(os.environ.get('GPX_NSOBOL', self._n_sobol)) and i not in set(order[: self._n_starts])]
-            starts = np.vstack([starts, cand[gorder[:k]]])
         refined = self._refine(space, layout, model, best, starts)
         refined = self._snap(space, layout, refined)
         pool = np.vstack([refined, cand[order]])
