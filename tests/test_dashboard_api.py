@@ -41,7 +41,9 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> str:
     mo = Study("mo", Space(x=Float(0, 1)), metric=["a", "b"], direction=["min", "min"],
                store=path, seed=0)
     mo.optimize(lambda c: {"a": c["x"], "b": (1 - c["x"]) ** 2}, n_trials=10)
-    sens = Study("sens", Space(x=Float(0, 1), y=Float(0, 1)), store=path, seed=0)
+    sens = Study("sens", Space(x=Float(0, 1), y=Float(0, 1)), store=path, seed=0,
+                 searcher="random")
+    sens.optimize(lambda c: (c["x"] - 0.3) ** 2, n_trials=20)  # importance: search trials
     sensitivity(sens, lambda c: (c["x"] - 0.3) ** 2, points=3, repeats=2)
     return path
 
@@ -54,6 +56,9 @@ def client(store: str) -> TestClient:
 def test_studies_and_a_study(client: TestClient) -> None:
     got = {s["name"]: s for s in client.get("/api/studies").json()}
     assert set(got) == {"hb", "mo", "sens"}
+    assert got["mo"]["best_value"] is None  # a front, not one best value
+    assert client.get("/api/studies/sens").json()["purposes"] == {"sensitivity": 14}
+    assert got["sens"]["n_trials"] == 20 + 14
     assert got["hb"]["n_trials"] == 12 and got["hb"]["counts"]["FAILED"] == 1
     hb = client.get("/api/studies/hb").json()
     assert hb["params"] == ["lr", "layers", "act"] and hb["metrics"] == ["loss"]
@@ -113,7 +118,8 @@ def test_plot_data_endpoints(client: TestClient) -> None:
     assert len(slices["params"]["lr"]["values"]) == len(slices["values"])
     sens = client.get("/api/studies/sens/sensitivity").json()
     assert sens["available"] and set(sens["curves"]) == {"x", "y"}
-    assert all(len(points) == 3 for points in sens["curves"].values())
+    # 3 grid points and the baseline (the best search trial, off the grid)
+    assert all(len(points) == 4 for points in sens["curves"].values())
     front = client.get("/api/studies/mo/pareto").json()
     assert front["objectives"] == [["a", "min"], ["b", "min"]]
     assert all(p["front"] for p in front["points"])  # a = x, b = (1-x)^2: all optimal

@@ -67,6 +67,21 @@ def assert_same_floats(got: dict[str, Any], want: dict[str, float]) -> None:
         assert repr(got[key]) == repr(value), (key, got[key], value)  # bit-exact, sign too
 
 
+def test_get_trials_by_number(store: Store) -> None:
+    rec = make_study(store, "numbered")
+    for i in range(6):
+        t = store.create_trial(rec.id, {"lr": 0.01, "layers": 1, "act": "relu"},
+                               status=R if i % 2 else C, metrics={"loss": float(i)},
+                               value=float(i))
+        store.add_reports(t.id, [Report(1, {"loss": float(i)})])
+    assert [t.number for t in store.get_trials(rec.id, min_number=4)] == [4, 5]
+    picked = store.get_trials(rec.id, numbers=[5, 1, 9], with_reports=True)
+    assert [t.number for t in picked] == [1, 5]
+    assert [r.metrics["loss"] for r in picked[1].reports] == [5.0]
+    both = store.get_trials(rec.id, min_number=2, statuses=[R], with_reports=True)
+    assert [t.number for t in both] == [3, 5] and all(len(t.reports) == 1 for t in both)
+
+
 # ------------------------------------------------------------------------------ environments
 
 

@@ -108,8 +108,11 @@ def create_app(
         data = reader.study(study)
         rec = data.record
         counts: dict[str, int] = defaultdict(int)
+        purposes: dict[str, int] = defaultdict(int)  # reruns: repro, seeds, sensitivity
         for t in data.trials:
             counts[t.status.value] += 1
+            if t.is_rerun:
+                purposes[str(t.system_attrs.get("purpose", "rerun"))] += 1
         best = _best(data.trials, rec.direction)
         return {
             "name": rec.name, "metric": rec.metric, "direction": rec.direction,
@@ -119,6 +122,7 @@ def create_app(
             "n_trials": len(data.trials), "counts": dict(counts),
             "best": trial_row(best) if best is not None else None,
             "params": list(data.space.names),
+            "purposes": dict(purposes),
             "metrics": sorted({m for t in data.trials for m in t.metrics}),
             "last_update": max((t.finished_at or t.started_at or t.created_at
                                 for t in data.trials), default=None),
@@ -176,13 +180,14 @@ def create_app(
 
     @app.get("/api/studies/{study}/history")
     def history(study: str) -> dict[str, Any]:
-        """Each finished trial's value and the best so far, in trial order."""
+        """Each complete trial's value and the best so far, in trial order (reruns left
+        out)."""
         data = reader.study(study)
         sign = 1.0 if data.record.direction == "min" else -1.0
         best: float | None = None
         points = []
         for t in data.trials:
-            if t.status is not TrialStatus.COMPLETE or _num(t.value) is None:
+            if t.status is not TrialStatus.COMPLETE or _num(t.value) is None or t.is_rerun:
                 continue
             v = float(t.value)  # type: ignore[arg-type]
             if best is None or sign * v < sign * best:
@@ -197,14 +202,19 @@ def create_app(
                limit: int = Query(200, ge=1, le=5000)) -> dict[str, Any]:
         """Learning curves (the metric per reported step), the most recent ``limit``
         trials; stopped and paused ones are marked by their status."""
-        rec = reader.study(study).record
-        name = metric or rec.metric
+        data = reader.study(study)
+        name = metric or data.record.metric
+        # Trials that reported anything (a finished one records its last step); a
+        # trial rerun from its start after a promotion keeps the last value per step.
+        reporting = [t.number for t in data.trials
+                     if t.status is TrialStatus.RUNNING or t.system_attrs.get("step")]
         out = []
-        for t in reader.trials_with_reports(study)[-limit:]:
-            pts = [(r.step, r.metrics[name]) for r in t.reports if name in r.metrics]
-            if pts:
-                out.append({"number": t.number, "status": t.status.value,
-                            "steps": [p[0] for p in pts], "values": [_num(p[1]) for p in pts]})
+        for t in reader.trials_with_reports(study, reporting[-limit:]):
+            by_step = {r.step: r.metrics[name] for r in t.reports if name in r.metrics}
+            if by_step:
+                steps = sorted(by_step)
+                out.append({"number": t.number, "status": t.status.value, "steps": steps,
+                            "values": [_num(by_step[s]) for s in steps]})
         return {"metric": name, "curves": out}
 
     @app.get("/api/studies/{study}/rungs")
@@ -235,16 +245,21 @@ def create_app(
 
         data = reader.study(study)
         rec = data.record
-        done = [t for t in data.trials if t.status is TrialStatus.COMPLETE]
-        try:
-            imp = importance(done, space=data.space, metric=rec.metric,
-                             direction=rec.direction, n_trees=32)
-            ranges = good_ranges(done, space=data.space, metric=rec.metric,
-                                 direction=rec.direction)
-        except InvalidArgumentError as exc:
-            return {"available": False, "reason": str(exc)}
-        return {"available": True, "importance": imp.to_dict(),
-                "good_ranges": {k: v.to_dict() for k, v in ranges.items()}}
+        done = [t for t in data.trials if t.status is TrialStatus.COMPLETE and not t.is_rerun]
+
+        def compute() -> dict[str, Any]:
+            try:
+                imp = importance(done, space=data.space, metric=rec.metric,
+                                 direction=rec.direction, n_trees=32)
+                ranges = good_ranges(done, space=data.space, metric=rec.metric,
+                                     direction=rec.direction)
+            except InvalidArgumentError as exc:
+                return {"available": False, "reason": str(exc)}
+            return {"available": True, "importance": imp.to_dict(),
+                    "good_ranges": {k: v.to_dict() for k, v in ranges.items()}}
+
+        # A forest per request would cost a second at 10,000 trials: once per new result.
+        return dict(reader.memo(study, "importance", len(done), compute))
 
     @app.get("/api/studies/{study}/slices")
     def slices(study: str) -> dict[str, Any]:
@@ -369,7 +384,8 @@ def create_app(
 
 
 def _best(trials: list[Trial], direction: str) -> Trial | None:
-    done = [t for t in trials if t.status is TrialStatus.COMPLETE and _num(t.value) is not None]
+    done = [t for t in trials if t.status is TrialStatus.COMPLETE and _num(t.value) is not None
+            and not t.is_rerun]
     if not done:
         return None
     sign = 1.0 if direction == "min" else -1.0

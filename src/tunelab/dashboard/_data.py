@@ -62,56 +62,114 @@ def trial_row(t: Trial) -> dict[str, Any]:
     }
 
 
+_UNFINISHED = (TrialStatus.WAITING, TrialStatus.RUNNING, TrialStatus.PAUSED)
+
+
 class StoreReader:
-    """Cached, read-only access to a store's studies for the dashboard."""
+    """Cached, read-only access to a store's studies for the dashboard.
+
+    Finished trials do not change, so a refresh reads only the trials added since the
+    last one and those that were not finished then (a study of 10,000 trials costs a
+    full read once). While one request refreshes a study, others get the copy they
+    already have. Reports of finished trials are kept once read (learning curves).
+    """
 
     def __init__(self, store: Store, *, ttl: float = 1.0) -> None:
         self.store = store
         self.ttl = ttl
         self._lock = threading.Lock()
         self._cache: dict[str, StudyData] = {}
+        self._busy: set[str] = set()
+        self._reports: dict[str, dict[int, Trial]] = {}
+        self._memo: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     def studies(self) -> list[dict[str, Any]]:
         out = []
         for s in self.store.list_studies():
+            single = len(s.objectives) <= 1
             out.append({
                 "name": s.name, "metric": s.metric, "direction": s.direction,
                 "objectives": [list(p) for p in s.objectives],
                 "n_trials": s.n_trials, "counts": s.counts,
-                "best_value": _finite(s.best_value), "created_at": s.created_at,
-                "last_update": s.last_update,
+                # several objectives have a front, not one best value
+                "best_value": _finite(s.best_value) if single else None,
+                "created_at": s.created_at, "last_update": s.last_update,
             })
         return out
 
     def study(self, name: str, *, fresh: bool = False) -> StudyData:
-        """The study ``name`` (raises StudyNotFoundError), from the cache when recent."""
+        """The study ``name`` (raises StudyNotFoundError), refreshed when older than
+        ``ttl`` seconds (unless another request is refreshing it right now)."""
         now = time.monotonic()
         with self._lock:
             cached = self._cache.get(name)
-            if cached is not None and not fresh and now - cached.read_at < self.ttl:
+            if cached is not None and not fresh and (
+                now - cached.read_at < self.ttl or name in self._busy
+            ):
                 return cached
-        record = self.store.get_study(name)
-        data = StudyData(record, Space.from_dict(record.space),
-                         self.store.get_trials(record.id), time.monotonic())
+            self._busy.add(name)
+        try:
+            data = self._read(name, cached)
+        finally:
+            with self._lock:
+                self._busy.discard(name)
         with self._lock:
             self._cache[name] = data
             if len(self._cache) > 64:  # many studies: keep the recent ones
                 oldest = min(self._cache, key=lambda k: self._cache[k].read_at)
                 self._cache.pop(oldest, None)
+                self._reports.pop(oldest, None)
         return data
+
+    def _read(self, name: str, cached: StudyData | None) -> StudyData:
+        record = self.store.get_study(name)
+        if cached is None or cached.record.id != record.id:  # new, or deleted and remade
+            trials = self.store.get_trials(record.id)
+            return StudyData(record, Space.from_dict(record.space), trials, time.monotonic())
+        known = {t.number: t for t in cached.trials}
+        top = max(known, default=-1)
+        open_before = [n for n, t in known.items() if t.status in _UNFINISHED]
+        for t in self.store.get_trials(record.id, min_number=top + 1):
+            known[t.number] = t
+        if open_before:
+            for t in self.store.get_trials(record.id, numbers=open_before):
+                known[t.number] = t
+        trials = [known[n] for n in sorted(known)]
+        return StudyData(record, cached.space, trials, time.monotonic())
 
     def trial(self, name: str, number: int) -> Trial:
         record = self.study(name).record
         return self.store.get_trial(record.id, number, with_reports=True)
 
-    def trials_with_reports(self, name: str, numbers: Sequence[int] | None = None
-                            ) -> list[Trial]:
-        record = self.study(name).record
-        trials = self.store.get_trials(record.id, with_reports=True)
-        if numbers is None:
-            return trials
-        wanted = set(numbers)
-        return [t for t in trials if t.number in wanted]
+    def trials_with_reports(self, name: str, numbers: Sequence[int]) -> list[Trial]:
+        """Trials ``numbers`` with their reports; finished ones come from memory after
+        their first read."""
+        data = self.study(name)
+        status = {t.number: t.status for t in data.trials}
+        with self._lock:
+            kept = self._reports.setdefault(name, {})
+            have = {n: kept[n] for n in numbers if n in kept}
+        missing = [n for n in numbers if n not in have]
+        if missing:
+            for t in self.store.get_trials(data.record.id, numbers=missing,
+                                           with_reports=True):
+                have[t.number] = t
+                if t.status.is_finished and status.get(t.number, t.status).is_finished:
+                    with self._lock:
+                        kept[t.number] = t
+        return [have[n] for n in numbers if n in have]
+
+    def memo(self, name: str, key: str, version: Any, compute: Any) -> Any:
+        """``compute()``, remembered for study ``name`` while ``version`` is unchanged
+        (e.g. the number of complete trials, for importance)."""
+        with self._lock:
+            hit = self._memo.get((name, key))
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        value = compute()
+        with self._lock:
+            self._memo[(name, key)] = (version, value)
+        return value
 
 
 def sort_and_filter(

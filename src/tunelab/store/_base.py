@@ -304,8 +304,11 @@ class Store(ABC):
         *,
         statuses: Sequence[TrialStatus] | None = None,
         with_reports: bool = False,
+        min_number: int | None = None,
+        numbers: Sequence[int] | None = None,
     ) -> list[Trial]:
-        """Trials of a study ordered by number."""
+        """Trials of a study ordered by number: those with one of ``statuses``, a number
+        of at least ``min_number``, a number among ``numbers`` (each when given)."""
 
     @abstractmethod
     def get_trial(self, study_id: int, number: int, *, with_reports: bool = True) -> Trial:

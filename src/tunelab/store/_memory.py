@@ -379,12 +379,19 @@ class MemoryStore(Store):
         *,
         statuses: Sequence[TrialStatus] | None = None,
         with_reports: bool = False,
+        min_number: int | None = None,
+        numbers: Sequence[int] | None = None,
     ) -> list[Trial]:
         with self._lock:
             trials = list(self._trials.get(study_id, {}).values())
             if statuses is not None:
                 wanted = set(statuses)
                 trials = [t for t in trials if t.status in wanted]
+            if min_number is not None:
+                trials = [t for t in trials if t.number >= min_number]
+            if numbers is not None:
+                picked = set(numbers)
+                trials = [t for t in trials if t.number in picked]
             if with_reports:
                 trials = [self._with_reports(t) for t in trials]
             return trials

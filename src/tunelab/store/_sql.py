@@ -804,17 +804,23 @@ class SQLStore(Store):
         *,
         statuses: Sequence[TrialStatus] | None = None,
         with_reports: bool = False,
+        min_number: int | None = None,
+        numbers: Sequence[int] | None = None,
     ) -> list[Trial]:
         t = trials
 
         def read(conn: Connection) -> list[Trial]:
-            query = select(t).where(t.c.study_id == study_id)
+            where = [t.c.study_id == study_id]
             if statuses is not None:
-                query = query.where(t.c.status.in_([s.value for s in statuses]))
-            rows = conn.execute(query.order_by(t.c.number)).all()
+                where.append(t.c.status.in_([s.value for s in statuses]))
+            if min_number is not None:
+                where.append(t.c.number >= int(min_number))
+            if numbers is not None:
+                where.append(t.c.number.in_([int(n) for n in numbers]))
+            rows = conn.execute(select(t).where(*where).order_by(t.c.number)).all()
             by_trial: dict[int, list[Report]] = {}
             if with_reports and rows:
-                ids = select(t.c.id).where(t.c.study_id == study_id)
+                ids = select(t.c.id).where(*where)
                 by_trial = self._reports_for(conn, ids)
             return [self._trial_from_row(r, by_trial.get(r._mapping["id"], ())) for r in rows]
 
