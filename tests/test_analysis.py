@@ -163,7 +163,9 @@ def test_a_proxy_that_only_returns_a_value_counts_at_its_grant():
     study.optimize(subset, n_trials=27)
     result = fidelity_agreement(study)
     assert result.resources == (1, 3, 9)
-    assert [p.n for p in result.pairs] == [9, 3]  # 27 at rung 1, 9 promoted, 3 promoted
+    # 27 at rung 1, 9 promoted to 3; at least 3 of those to 9 (asynchronous: a promotion
+    # decided early is never revoked, so ASHA may promote one more)
+    assert result.pairs[0].n == 9 and result.pairs[1].n in (3, 4)
     assert all(p.spearman is not None and 0 < p.spearman <= 1 for p in result.pairs)
 
 
