@@ -153,13 +153,26 @@ class Tab:
         return str(self.page.inner_text(selector))
 
 
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where each test saves a screenshot of the page it ended on ($TUNELAB_SCREENSHOTS,
+    else a temporary folder)."""
+    folder = Path(os.environ.get("TUNELAB_SCREENSHOTS") or tmp_path_factory.mktemp("shots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 @pytest.fixture
-def tab(browser: Any, base: str) -> Iterator[Tab]:
+def tab(browser: Any, base: str, screenshots: Path,
+        request: pytest.FixtureRequest) -> Iterator[Tab]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     t = Tab(context.new_page(), base)
     yield t
+    shot = screenshots / f"{request.node.name.removeprefix('test_')}.png"
+    t.page.screenshot(path=str(shot), full_page=True)
     context.close()
     assert t.errors == [], t.errors
+    assert shot.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_studies_page_lists_every_study(tab: Tab) -> None:
