@@ -110,7 +110,11 @@ def test_plot_data_endpoints(client: TestClient) -> None:
     assert all(len(c["steps"]) == len(c["values"]) for c in curves)
     rungs = client.get("/api/studies/hb/rungs").json()["rungs"]
     assert {r["resource"] for r in rungs} >= {1, 9}
-    assert sum(r["trials"] for r in rungs) == 11  # the failed trial reached no rung
+    assert sum(r["ended"] for r in rungs) == 11  # the failed trial reached no rung
+    for bracket in {r["bracket"] for r in rungs}:  # reached: fewer at each higher rung
+        reached = [r["trials"] for r in rungs if r["bracket"] == bracket]
+        ended = [r["ended"] for r in rungs if r["bracket"] == bracket]
+        assert reached == sorted(reached, reverse=True) and reached[0] == sum(ended)
     assert client.get("/api/studies/hb/importance").json()["available"] is False  # 2 done
     imp = client.get("/api/studies/sens/importance").json()
     assert imp["available"] and imp["importance"]["scores"]["x"] > 0.9  # y is ignored

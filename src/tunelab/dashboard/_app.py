@@ -219,23 +219,32 @@ def create_app(
 
     @app.get("/api/studies/{study}/rungs")
     def rungs(study: str) -> dict[str, Any]:
-        """Per bracket and rung (resource): configurations that reached it and the
-        resource they consumed (successive halving, Hyperband, ASHA)."""
+        """Per bracket and rung (resource): the configurations that reached it
+        (``trials``), those whose run ended there (``ended``, with their ``statuses``),
+        and the resource consumed by those (successive halving, Hyperband, ASHA)."""
         data = reader.study(study)
-        cells: dict[tuple[Any, int], dict[str, Any]] = {}
+        final: dict[Any, list[tuple[int, Trial]]] = defaultdict(list)
         for t in data.trials:
             step = t.system_attrs.get("step")
-            if not isinstance(step, int) or step <= 0:
+            if t.is_rerun or not isinstance(step, int) or step <= 0:
                 continue
-            key = (t.system_attrs.get("bracket"), int(t.system_attrs.get("resource") or step))
-            cell = cells.setdefault(key, {"bracket": key[0], "resource": key[1], "trials": 0,
-                                          "statuses": defaultdict(int), "consumed": 0.0})
-            cell["trials"] += 1
-            cell["statuses"][t.status.value] += 1
-            cell["consumed"] += float(t.system_attrs.get("consumed") or 0.0)
-        rows = sorted(cells.values(), key=lambda c: (str(c["bracket"]), c["resource"]))
-        for r in rows:
-            r["statuses"] = dict(r["statuses"])
+            final[t.system_attrs.get("bracket")].append(
+                (int(t.system_attrs.get("resource") or step), t))
+        rows = []
+        for bracket, ends in final.items():
+            for r in sorted({res for res, _ in ends}):
+                here = [t for res, t in ends if res == r]
+                statuses: dict[str, int] = defaultdict(int)
+                for t in here:
+                    statuses[t.status.value] += 1
+                rows.append({
+                    "bracket": bracket, "resource": r,
+                    "trials": sum(1 for res, _ in ends if res >= r),
+                    "ended": len(here), "statuses": dict(statuses),
+                    "consumed": sum(float(t.system_attrs.get("consumed") or 0.0)
+                                    for t in here),
+                })
+        rows.sort(key=lambda c: (str(c["bracket"]), c["resource"]))
         return {"scheduler": data.record.scheduler, "rungs": rows}
 
     @app.get("/api/studies/{study}/importance")

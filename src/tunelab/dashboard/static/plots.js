@@ -123,8 +123,8 @@ export async function drawRungs(panel, ctx) {
       text: rows.map((r) => Object.entries(r.statuses).map(([s, n]) => `${pesc(s)} ${n}`).join("<br>")),
       textposition: "none",
       customdata: rows.map((r) => fmt(r.consumed)),
-      hovertemplate: `bracket ${pesc(b)}, resource %{x}<br>%{y} configuration(s)<br>%{text}`
-        + "<br>resource consumed %{customdata}<extra></extra>",
+      hovertemplate: `bracket ${pesc(b)}, resource %{x}<br>%{y} configuration(s) reached it`
+        + "<br>ended here: %{text}<br>resource consumed by those %{customdata}<extra></extra>",
     };
   });
   await plot(els["plot-rungs"], traces, {
@@ -132,7 +132,7 @@ export async function drawRungs(panel, ctx) {
     xaxis: { title: { text: "rung (resource)" }, type: "category", categoryorder: "array", categoryarray: resources },
     yaxis: { title: { text: "configurations" } },
   });
-  fill(els["rungs-table-box"], table(["Bracket", "Resource", "Configurations", "Statuses", "Resource consumed"],
+  fill(els["rungs-table-box"], table(["Bracket", "Resource", "Reached", "Ended here", "Resource consumed"],
     d.rungs.map((r) => [bracketOf(r), String(r.resource), String(r.trials),
       STATUSES.filter((s) => r.statuses[s]).map((s) => badge(s, r.statuses[s])), fmt(r.consumed)]),
     { id: "rungs-table", class: "grid" }));
