@@ -162,9 +162,11 @@ def _display(path: Path) -> str:
 
 
 #: Every run is one process on one core: BLAS thread pools on these shared cores make
-#: small matrix work (GP fits) 10-50x slower, for every tool alike.
+#: small matrix work (GP fits) 10-50x slower, for every tool alike. Environment cards are
+#: off: a card costs ~0.1 s once per process and minute, not per trial, and a harness run
+#: is too short to spread it (the peers record no card).
 FIXED_ENV = {"PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-             "MKL_NUM_THREADS": "1"}
+             "MKL_NUM_THREADS": "1", "TUNELAB_CAPTURE_ENV": "0"}
 
 
 def _fix_hash_seed() -> None:
