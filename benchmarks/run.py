@@ -113,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seeds=the_plan.seeds,
         jobs=args.jobs,
         wall_seconds=round(wall, 1),
+        resumed_runs=len(earlier),
         families=sorted({p.family for p in the_plan.problems}),
     )
     suite = the_plan.suite

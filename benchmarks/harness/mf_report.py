@@ -554,8 +554,12 @@ def write_mf_report(
     if meta.get("wall_seconds") is not None:
         wall = float(meta["wall_seconds"])
         cpu = sum(float(r.get("cpu_total_s") or 0.0) for r in runs)
-        w(f"- Wall time: {wall / 60:.1f} min for {len(runs)} runs with `--jobs "
-          f"{meta.get('jobs')}` ({cpu / 60:.1f} CPU-minutes inside the runs)")
+        resumed = int(meta.get("resumed_runs") or 0)
+        span = (f"the last {len(runs) - resumed} of {len(runs)} runs (the other {resumed} came "
+                "from the `--resume` journal of an interrupted run of the same suite)"
+                if resumed else f"{len(runs)} runs")
+        w(f"- Wall time: {wall / 60:.1f} min for {span} with `--jobs "
+          f"{meta.get('jobs')}` ({cpu / 60:.1f} CPU-minutes inside all {len(runs)} runs)")
     w(f"- Seeds: {len(all_seeds)} per (method, task): "
       f"{all_seeds[0] if all_seeds else ''}..{all_seeds[-1] if all_seeds else ''}. Trial n "
       "of every method evaluates with the same evaluation seed (common random numbers; "

@@ -243,7 +243,10 @@ def write_report(
     if meta.get("wall_seconds") is not None:
         wall = float(meta["wall_seconds"])
         took = f"{wall / 60:.1f} min" if wall >= 120 else f"{wall:.1f} s"
-        w(f"- Wall time: {took} for {len(runs)} runs with `--jobs {meta.get('jobs')}`")
+        resumed = int(meta.get("resumed_runs") or 0)
+        span = (f"the last {len(runs) - resumed} of {len(runs)} runs (the rest from the "
+                "`--resume` journal)" if resumed else f"{len(runs)} runs")
+        w(f"- Wall time: {took} for {span} with `--jobs {meta.get('jobs')}`")
     seeds = meta.get("seeds", [])
     w(f"- Seeds: {len(seeds)} per (method, problem): "
       f"{seeds[0] if seeds else ''}..{seeds[-1] if seeds else ''}. The n-th evaluation "
