@@ -167,6 +167,18 @@ def test_optuna_suggest_respects_conditions_and_powers_of_two() -> None:
         assert ("momentum" in config) == (config["opt"] == "sgd")
 
 
+def test_optuna_suggest_snaps_stepped_floats_to_the_space() -> None:
+    class Off:
+        """A trial whose sampler returns stepped floats a rounding error off the step."""
+
+        def suggest_float(self, name: str, low: float, high: float, **kw: Any) -> float:
+            return 0.29999999999999993
+
+    space = Space(dropout=Float(0.0, 0.6, step=0.3))
+    assert optuna_suggest(Off(), space) == {"dropout": 0.3}
+    assert 0.3 in space["dropout"].grid(3)
+
+
 def test_configspace_translation_round_trips() -> None:
     pytest.importorskip("ConfigSpace")
     from benchmarks.harness.spaces import to_configspace

@@ -60,7 +60,10 @@ def optuna_suggest(trial: Any, space: Space) -> Config:
             continue
         p = space[name]
         if isinstance(p, Float):
-            config[name] = trial.suggest_float(name, p.low, p.high, log=p.log, step=p.step)
+            value = trial.suggest_float(name, p.low, p.high, log=p.log, step=p.step)
+            # A sampler may return a stepped float a rounding error off the step (Optuna's
+            # GPSampler: 0.29999999999999993 for 0.3): snap it to the space's own value.
+            config[name] = p.from_unit(p.to_unit(value)) if p.step is not None else value
         elif isinstance(p, Int):
             config[name] = trial.suggest_int(name, p.low, p.high, step=p.step, log=p.log)
         elif isinstance(p, PowerOfTwo):
