@@ -142,7 +142,7 @@ class GPSearcher(Searcher):
     _n_starts = 4  # candidates refined by L-BFGS-B
     _fit_ftol = 1e-6
     _fit_max = 150  # at most this many trials for the hyperparameter fit
-    _refine_maxfun = 30
+    _refine_maxfun = 15
     _fit_maxfun = 60
 
     def __init__(self, seed: int | None = None, n_startup: int = 10) -> None:
