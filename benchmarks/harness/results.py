@@ -37,6 +37,7 @@ from typing import Any
 from benchmarks.harness.methods import METHODS, PEER_NOTES
 from benchmarks.harness.runner import RunResult, iter_traces
 from benchmarks.problems import Problem
+from tunelab.tracking import cpu_model
 
 __all__ = [
     "collect_meta",
@@ -61,16 +62,6 @@ def _git(*args: str) -> str | None:
     return out.stdout.strip() or None
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def collect_meta(command: str, **extra: Any) -> dict[str, Any]:
     versions: dict[str, str | None] = {}
     for name in _PACKAGES:
@@ -88,7 +79,7 @@ def collect_meta(command: str, **extra: Any) -> dict[str, Any]:
         "versions": versions,
         "machine": {
             "platform": platform.platform(),
-            "cpu": _cpu_model(),
+            "cpu": cpu_model(),
             "cpus": os.cpu_count(),
         },
         **extra,

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["fmt_time", "fmt_value", "table"]
+import click
+
+__all__ = ["fmt_time", "fmt_value", "json_option", "table"]
 
 
 def fmt_value(value: Any) -> str:
@@ -34,3 +37,14 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     for row in cells:
         lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     return "\n".join(lines)
+
+
+def json_option(text: str | None, hint: str) -> Any:
+    """The JSON value of an option such as ``--baseline '{"lr": 0.01}'`` (None when the
+    option was not given); a clear error naming the option otherwise."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint=hint) from None

@@ -23,7 +23,7 @@ import click
 
 from tunelab.analysis import reproduce, seed_noise, sensitivity
 from tunelab.analysis._sensitivity import SETTINGS_ATTR
-from tunelab.cli._format import fmt_time
+from tunelab.cli._format import fmt_time, json_option
 from tunelab.cli._main import _store, cli, store_option
 from tunelab.cli._target import TARGET_ATTR, objective_for, remember_target
 from tunelab.space import Space
@@ -181,12 +181,7 @@ def sensitivity_command(ctx: click.Context, study_name: str, args: tuple[str, ..
     """One-at-a-time sensitivity: from a baseline, vary each parameter alone over its
     range, REPEATS seeds per value; a score (spread of the mean curve), the seed noise
     and the good values per parameter."""
-    base = None
-    if baseline is not None:
-        try:
-            base = json.loads(baseline)
-        except ValueError as exc:
-            raise click.BadParameter(f"not JSON: {exc}", param_hint="--baseline") from None
+    base = json_option(baseline, "--baseline")
     space = Space.from_file(space_file) if space_file else None
     study = Study(study_name, space, metric=metric, direction=direction,
                   store=_store(ctx, store))

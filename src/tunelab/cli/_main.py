@@ -33,7 +33,7 @@ import tqdm
 
 from tunelab._errors import TunelabError
 from tunelab.analysis import export_tensorboard, export_text_log, fidelity_agreement
-from tunelab.cli._format import fmt_time, fmt_value, table
+from tunelab.cli._format import fmt_time, fmt_value, json_option, table
 from tunelab.cli._scheduler import SCHEDULER_NAMES, pauses, scheduler_from_options
 from tunelab.cli._target import (
     command_objective,
@@ -172,12 +172,7 @@ def run(
         "--min-resource": min_resource, "--max-resource": max_resource, "--eta": eta,
         "--mode": mode,
     })
-    baseline_config = None
-    if baseline is not None:
-        try:
-            baseline_config = json.loads(baseline)
-        except ValueError as exc:
-            raise click.BadParameter(f"not JSON: {exc}", param_hint="--baseline") from None
+    baseline_config = json_option(baseline, "--baseline")
     metrics, directions = _targets(metric, direction)
     space = Space.from_file(space_file) if space_file else None
     python_target = is_python_target(args)

@@ -29,6 +29,7 @@ __all__ = [
     "capture_environment",
     "card_hash",
     "config_hash",
+    "cpu_model",
     "current_environment",
     "diff_environments",
     "git_state",
@@ -96,7 +97,8 @@ def _packages() -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -173,7 +175,7 @@ def capture_environment(
         "packages": _packages() if packages else {},
         "os": {"system": platform.system(), "release": platform.release(),
                "version": platform.version(), "machine": platform.machine()},
-        "hardware": {"cpu": _cpu_model(), "cpu_count": os.cpu_count(),
+        "hardware": {"cpu": cpu_model(), "cpu_count": os.cpu_count(),
                      "memory_gb": round(memory / 2**30, 1) if memory else None,
                      "gpu": _gpus()},
         "hostname": platform.node(),
