@@ -21,7 +21,7 @@ EXPECTED = {
     "Store", "StoreError", "Study",
     "StudyMismatchError", "StudyNotFoundError", "Trial", "TrialError", "TrialHandle",
     "TrialNotFoundError", "TrialStatus", "TunelabError", "__version__", "load_study",
-    "RegularizedEvolution", "TPESearcher", "GPSearcher", "bohb",
+    "RegularizedEvolution", "TPESearcher", "GPSearcher", "PortfolioSearcher", "bohb",
     "open_store",
 }
 
@@ -80,7 +80,7 @@ def test_layers_import_downwards_only():
     """space <- trial <- tracking <- searchers/schedulers <- store <- executors <- study <- analysis
     <- cli."""
     order = ["space", "trial", "tracking", "searchers", "schedulers", "store", "executors",
-             "command", "study", "analysis", "dashboard", "cli"]
+             "command", "study", "analysis", "portfolio", "dashboard", "cli"]
     rank = {name: i for i, name in enumerate(order)}
     violations = []
     for path in SRC.rglob("*.py"):

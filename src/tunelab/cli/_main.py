@@ -42,7 +42,7 @@ from tunelab.cli._target import (
     load_python_objective,
     remember_target,
 )
-from tunelab.searchers import SEARCHERS
+from tunelab.searchers import SEARCHERS, PortfolioSearcher
 from tunelab.space import Space
 from tunelab.store import open_store, resolve_store_url
 from tunelab.study import Study, load_study
@@ -121,6 +121,9 @@ def cli(ctx: click.Context, store: str | None) -> None:
               help="Reduction factor: 1/eta of the trials go on at each rung [3].")
 @click.option("--mode", type=click.Choice(["promotion", "stopping"]), default=None,
               help="ASHA: pause and promote, or stop early [promotion].")
+@click.option("--portfolio", "portfolio_file", type=click.Path(dir_okay=False, exists=True),
+              default=None, help="Try this portfolio's configurations first (from `tunelab "
+                                 "portfolio build`), then --searcher [tpe].")
 @click.option("--baseline", default=None, metavar="JSON",
               help='A configuration to run first, e.g. \'{"lr": 0.01}\'.')
 @click.option("--warm-start", "warm_start", default=None, metavar="STUDY",
@@ -150,6 +153,7 @@ def run(
     max_resource: int | None,
     eta: float | None,
     mode: str | None,
+    portfolio_file: str | None,
     baseline: str | None,
     warm_start: str | None,
     warm_start_store: str | None,
@@ -179,12 +183,15 @@ def run(
     if not python_target and space is not None:
         command_objective(args, space.names)  # catch placeholder typos before any write
     name = study_name or default_study_name(args)
+    chosen: str | PortfolioSearcher | None = searcher
+    if portfolio_file is not None:
+        chosen = PortfolioSearcher(path=portfolio_file, then=searcher, seed=seed)
     study = Study(
         name,
         space,
         metric=metrics,
         direction=directions,
-        searcher=searcher,
+        searcher=chosen,
         scheduler=scheduler,
         seed=seed,
         store=_store(ctx, store),

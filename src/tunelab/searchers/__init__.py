@@ -11,6 +11,7 @@ from tunelab.searchers.evolution import RegularizedEvolution
 from tunelab.searchers.gp import GPSearcher
 from tunelab.searchers.grid import GridSearcher
 from tunelab.searchers.parego import ParEGOSearcher
+from tunelab.searchers.portfolio import PortfolioSearcher
 from tunelab.searchers.random import RandomSearcher
 from tunelab.searchers.sobol import SobolSearcher
 from tunelab.searchers.tpe import TPESearcher
@@ -20,6 +21,7 @@ __all__ = [
     "GPSearcher",
     "GridSearcher",
     "ParEGOSearcher",
+    "PortfolioSearcher",
     "RandomSearcher",
     "RegularizedEvolution",
     "Searcher",
@@ -32,7 +34,7 @@ __all__ = [
 #: Registered searchers by name.
 SEARCHERS: dict[str, type[Searcher]] = {
     cls.name: cls for cls in (RandomSearcher, SobolSearcher, GridSearcher, RegularizedEvolution,
-                     TPESearcher, ParEGOSearcher, GPSearcher)
+                     TPESearcher, ParEGOSearcher, GPSearcher, PortfolioSearcher)
 }
 
 

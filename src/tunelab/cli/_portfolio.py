@@ -1,0 +1,77 @@
+"""`tunelab portfolio build`: choose configurations that were good on many datasets."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tunelab.cli._main import _store, cli, store_option
+
+__all__ = ["portfolio"]
+
+
+@cli.group()
+def portfolio() -> None:
+    """Portfolios of configurations that were good on many past datasets."""
+
+
+@portfolio.command("build")
+@click.option("--studies", default=None, metavar="A,B,...",
+              help="Past studies, one per dataset, in --store.")
+@click.option("--table", "table_file", type=click.Path(dir_okay=False, exists=True),
+              default=None, help="Results as CSV (dataset, config as JSON, value) or JSON "
+                                 "records {dataset, config, value}.")
+@click.option("-k", "k", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Configurations in the portfolio.")
+@click.option("--direction", type=click.Choice(["min", "max"]), default="min",
+              show_default=True, help="For --table: is the value minimised or maximised?")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default="portfolio.yaml",
+              show_default=True, help="YAML (or .json) file to write.")
+@store_option
+@click.pass_context
+def build(ctx: click.Context, studies: str | None, table_file: str | None, k: int,
+          direction: str, output: str, store: str | None) -> None:
+    """Choose K configurations greedily so that the best of them has the lowest mean
+    normalized regret over the datasets; write them best first. Use it with
+    `tunelab run ... --portfolio FILE`."""
+    from tunelab.portfolio import build_portfolio, table_from_records, table_from_studies
+
+    if (studies is None) == (table_file is None):
+        raise click.UsageError("give --studies A,B,... or --table FILE (one of them)")
+    if studies is not None:
+        names = [s.strip() for s in studies.split(",") if s.strip()]
+        table = table_from_studies(names, _store(ctx, store))
+    else:
+        table = table_from_records(_read_records(Path(str(table_file))), direction=direction)
+    chosen = build_portfolio(table, k)
+    path = chosen.save(output)
+    click.echo(f"{len(chosen.configs)} configuration(s) over {len(table.datasets)} "
+               f"dataset(s), {len(table.configs)} candidate(s); mean normalized regret "
+               f"after each: {', '.join(f'{r:.4f}' for r in chosen.regret)}")
+    for i, config in enumerate(chosen.configs, 1):
+        click.echo(f"  {i}. {json.dumps(config)}")
+    click.echo(f"wrote {path}", err=True)
+
+
+def _read_records(path: Path) -> list[dict[str, Any]]:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        data = json.loads(text)
+        if not isinstance(data, list):
+            raise click.BadParameter("a JSON table is a list of {dataset, config, value} "
+                                     "records", param_hint="--table")
+        return data
+    rows = []
+    for i, row in enumerate(csv.DictReader(text.splitlines()), 2):
+        try:
+            rows.append({"dataset": row["dataset"], "config": json.loads(row["config"]),
+                         "value": float(row["value"])})
+        except (KeyError, ValueError, TypeError) as exc:
+            raise click.BadParameter(
+                f"line {i}: need columns dataset, config (JSON) and value ({exc})",
+                param_hint="--table") from None
+    return rows

@@ -1,0 +1,170 @@
+"""Choosing a portfolio: the k configurations whose best is as good as possible across
+many datasets (greedy forward selection).
+
+Criterion (documented, and what every score here means): the **mean normalized regret**
+of the portfolio over the datasets. On a dataset, a configuration's normalized regret is
+``(value - best) / (worst - best)`` for a minimised metric (mirrored for a maximised one),
+where best and worst are over every configuration evaluated on that dataset; a
+configuration not evaluated there counts as the worst (1). A portfolio's regret on a
+dataset is the smallest regret of its members (the user runs them all and keeps the best);
+its score is the mean over datasets. Greedy selection adds, k times, the configuration
+that lowers that mean most (ties: the configuration listed first in the table). Minimising
+this submodular criterion greedily is within (1 - 1/e) of the best possible portfolio.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from tunelab._errors import InvalidArgumentError
+from tunelab.space import config_key
+from tunelab.store import Store, open_store
+from tunelab.store._base import check_direction
+from tunelab.trial import TrialStatus
+
+__all__ = ["Portfolio", "ResultsTable", "build_portfolio", "table_from_records",
+           "table_from_studies"]
+
+
+@dataclass
+class ResultsTable:
+    """Results of configurations (rows) on datasets (columns): ``values[i, j]`` is the
+    metric of ``configs[i]`` on ``datasets[j]`` (NaN: not evaluated there)."""
+
+    configs: list[dict[str, Any]]
+    datasets: list[str]
+    values: np.ndarray
+    direction: str = "min"
+
+    def regrets(self) -> np.ndarray:
+        """Normalized regret per configuration and dataset, in [0, 1] (1: not run)."""
+        v = self.values if self.direction == "min" else -self.values
+        best = np.nanmin(np.where(np.isnan(v), np.inf, v), axis=0)
+        worst = np.nanmax(np.where(np.isnan(v), -np.inf, v), axis=0)
+        span = np.where(worst > best, worst - best, 1.0)
+        r = (v - best[None, :]) / span[None, :]
+        return np.where(np.isnan(r), 1.0, np.clip(r, 0.0, 1.0))
+
+
+def table_from_records(records: Iterable[Mapping[str, Any]], *, direction: str = "min",
+                       metric: str = "value") -> ResultsTable:
+    """A table from records ``{"dataset": ..., "config": {...}, metric: ...}``; a
+    configuration evaluated several times on a dataset gets the mean."""
+    direction = check_direction(direction)
+    keys: dict[str, dict[str, Any]] = {}
+    sums: dict[tuple[str, str], list[float]] = {}
+    datasets: list[str] = []
+    for i, rec in enumerate(records):
+        try:
+            dataset, config, value = str(rec["dataset"]), rec["config"], float(rec[metric])
+        except (KeyError, TypeError, ValueError):
+            raise InvalidArgumentError(
+                f"record {i} must have 'dataset', 'config' (a mapping) and a numeric "
+                f"{metric!r}; got {dict(rec)!r:.200}") from None
+        if not isinstance(config, Mapping):
+            raise InvalidArgumentError(f"record {i}: 'config' must be a mapping; got {config!r}")
+        key = config_key(config)
+        keys.setdefault(key, dict(config))
+        if dataset not in datasets:
+            datasets.append(dataset)
+        if np.isfinite(value):
+            sums.setdefault((key, dataset), []).append(value)
+    order = list(keys)
+    values = np.full((len(order), len(datasets)), np.nan)
+    for (key, dataset), vals in sums.items():
+        values[order.index(key), datasets.index(dataset)] = float(np.mean(vals))
+    return ResultsTable([keys[k] for k in order], datasets, values, direction)
+
+
+def table_from_studies(names: Sequence[str], store: Store | str | os.PathLike[str] | None = None
+                       ) -> ResultsTable:
+    """A table from past studies, one dataset per study: their complete trials (reruns
+    left out). The studies must share a target metric and direction; configurations are
+    matched exactly across studies (run the same candidates on every dataset, e.g. a
+    shared random sample, for a meaningful table)."""
+    opened = open_store(store)
+    records, direction, metric = [], None, None
+    for name in names:
+        rec = opened.get_study(name)
+        if direction is None:
+            direction, metric = rec.direction, rec.metric
+        elif (rec.direction, rec.metric) != (direction, metric):
+            raise InvalidArgumentError(
+                f"study {name!r} targets {rec.metric!r} ({rec.direction}); the others "
+                f"{metric!r} ({direction}): a portfolio needs one metric")
+        for t in opened.get_trials(rec.id, statuses=[TrialStatus.COMPLETE]):
+            if t.value is not None and not t.is_rerun:
+                records.append({"dataset": name, "config": t.config, "value": t.value})
+    if not records:
+        raise InvalidArgumentError(f"studies {list(names)} hold no complete trial")
+    return table_from_records(records, direction=direction or "min")
+
+
+@dataclass
+class Portfolio:
+    """``configs`` best first; ``regret[i]``: the mean normalized regret over the
+    datasets of the first ``i + 1`` configurations (see the module docstring).
+
+    >>> table = table_from_records([
+    ...     {"dataset": "a", "config": {"x": 1}, "value": 0.0},
+    ...     {"dataset": "a", "config": {"x": 2}, "value": 1.0},
+    ...     {"dataset": "b", "config": {"x": 1}, "value": 1.0},
+    ...     {"dataset": "b", "config": {"x": 2}, "value": 0.0}])
+    >>> build_portfolio(table, 2).regret
+    [0.5, 0.0]
+    """
+
+    configs: list[dict[str, Any]]
+    regret: list[float]
+    datasets: list[str]
+    direction: str
+    criterion: str = "mean normalized regret (greedy)"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"criterion": self.criterion, "direction": self.direction,
+                "datasets": list(self.datasets), "regret": [round(r, 6) for r in self.regret],
+                "configs": self.configs, "meta": dict(self.meta)}
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write as YAML (or JSON for a ``.json`` path): what PortfolioSearcher reads."""
+        out = Path(path)
+        data = self.to_dict()
+        text = (json.dumps(data, indent=2) if out.suffix == ".json"
+                else yaml.safe_dump(data, sort_keys=False))
+        out.write_text(text, encoding="utf-8")
+        return out
+
+
+def build_portfolio(table: ResultsTable, k: int) -> Portfolio:
+    """Greedily choose ``k`` configurations of ``table`` (fewer if the table has fewer
+    rows, or once the portfolio is optimal on every dataset). Deterministic."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise InvalidArgumentError(f"`k` must be an integer >= 1; got {k!r}")
+    if not table.configs or not table.datasets:
+        raise InvalidArgumentError("the results table is empty: no configuration or dataset")
+    regrets = table.regrets()
+    current = np.ones(len(table.datasets))
+    chosen: list[int] = []
+    scores: list[float] = []
+    for _ in range(min(k, len(table.configs))):
+        means = np.minimum(regrets, current[None, :]).mean(axis=1)
+        means[chosen] = np.inf
+        best = int(np.argmin(means))  # the first of equals: the table's order
+        if chosen and means[best] >= scores[-1]:
+            break  # nothing improves any more
+        chosen.append(best)
+        current = np.minimum(current, regrets[best])
+        scores.append(float(current.mean()))
+        if scores[-1] == 0.0:
+            break
+    return Portfolio([table.configs[i] for i in chosen], scores, list(table.datasets),
+                     table.direction)

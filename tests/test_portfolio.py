@@ -1,0 +1,146 @@
+"""Portfolios: greedy building on hand-made tables whose best portfolio is known, the file
+round trip, the portfolio searcher's order and hand-over, and the command line."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import tunelab
+from tunelab import Float, InvalidArgumentError, PortfolioSearcher, Space, Study
+from tunelab.cli import cli
+from tunelab.portfolio import (
+    build_portfolio,
+    read_portfolio,
+    table_from_records,
+    table_from_studies,
+)
+
+
+def records(values: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    """``{config name: {dataset: value}}`` as records; configs are {"c": name}."""
+    return [{"dataset": d, "config": {"c": c}, "value": v}
+            for c, row in values.items() for d, v in row.items()]
+
+
+# Four datasets. "generalist" is second best everywhere; "a" and "b" are each best on two
+# datasets and bad on the others. The best single configuration is the generalist; the
+# best pair is {a, b} (optimal everywhere), which greedy finds: after the generalist it
+# adds a or b, then the other.
+TABLE = {
+    "generalist": {"d1": 0.2, "d2": 0.2, "d3": 0.2, "d4": 0.2},
+    "a": {"d1": 0.0, "d2": 0.0, "d3": 1.0, "d4": 1.0},
+    "b": {"d1": 1.0, "d2": 1.0, "d3": 0.0, "d4": 0.0},
+    "bad": {"d1": 0.9, "d2": 0.9, "d3": 0.9, "d4": 0.9},
+}
+
+
+def test_greedy_picks_the_known_best_portfolio() -> None:
+    table = table_from_records(records(TABLE))
+    p = build_portfolio(table, 3)
+    assert [c["c"] for c in p.configs] == ["generalist", "a", "b"]
+    assert p.regret == pytest.approx([0.2, 0.1, 0.0])
+    one = build_portfolio(table, 1)
+    assert [c["c"] for c in one.configs] == ["generalist"]
+
+
+def test_maximised_metric_and_missing_values_count_as_worst() -> None:
+    rows = records({"x": {"d1": 0.9, "d2": 0.5}, "y": {"d1": 0.8}, "z": {"d2": 0.95}})
+    table = table_from_records(rows, direction="max")
+    regrets = table.regrets()
+    assert regrets[1, 1] == 1.0  # y was not run on d2
+    p = build_portfolio(table, 2)
+    assert [c["c"] for c in p.configs] == ["x", "z"]
+    assert p.regret[-1] == 0.0
+
+
+def test_building_is_deterministic_and_stops_when_optimal() -> None:
+    rng = np.random.default_rng(0)
+    rows = [{"dataset": f"d{j}", "config": {"c": i}, "value": float(rng.random())}
+            for i in range(30) for j in range(8)]
+    first = build_portfolio(table_from_records(rows), 5)
+    again = build_portfolio(table_from_records(list(rows)), 5)
+    assert first.configs == again.configs and first.regret == again.regret
+    assert first.regret == sorted(first.regret, reverse=True)
+    tiny = build_portfolio(table_from_records(records({"a": {"d": 0.0}, "b": {"d": 1.0}})), 5)
+    assert [c["c"] for c in tiny.configs] == ["a"]  # already optimal: nothing more to add
+
+
+def test_bad_input_is_named() -> None:
+    with pytest.raises(InvalidArgumentError, match="`k`"):
+        build_portfolio(table_from_records(records(TABLE)), 0)
+    with pytest.raises(InvalidArgumentError, match="record 0"):
+        table_from_records([{"dataset": "d", "value": 1.0}])
+
+
+def test_save_and_read_round_trip(tmp_path: Path) -> None:
+    p = build_portfolio(table_from_records(records(TABLE)), 2)
+    for name in ("p.yaml", "p.json"):
+        path = p.save(tmp_path / name)
+        assert read_portfolio(path) == p.configs
+    (tmp_path / "bad.yaml").write_text("!!python/object:os.system ls\n")
+    with pytest.raises(InvalidArgumentError, match="not valid YAML"):
+        read_portfolio(tmp_path / "bad.yaml")  # safe loading: no object construction
+
+
+def test_searcher_tries_the_portfolio_in_order_then_hands_over() -> None:
+    space = Space(x=Float(0, 1))
+    configs = [{"x": 0.25}, {"x": 2.0}, {"x": 0.75}]  # the second does not fit the space
+    study = Study("pf", space, searcher=PortfolioSearcher(configs, then="random", seed=0),
+                  store="memory")
+    study.optimize(lambda c: (c["x"] - 0.7) ** 2, n_trials=5)
+    xs = [t.config["x"] for t in study.trials]
+    assert xs[:2] == [0.25, 0.75] and len(set(xs)) == 5
+    # Resumed from the store, it does not repeat the portfolio.
+    assert study.searcher.suggest(space, study.trials, 5) not in ({"x": 0.25}, {"x": 0.75})
+
+
+def test_a_baseline_already_in_the_study_is_not_repeated() -> None:
+    space = Space(x=Float(0, 1))
+    study = Study("pf2", space, searcher=PortfolioSearcher([{"x": 0.5}, {"x": 0.1}],
+                                                            then="random"), store="memory")
+    study.enqueue({"x": 0.5})
+    study.optimize(lambda c: c["x"], n_trials=3)
+    xs = [t.config["x"] for t in study.trials]
+    assert xs[:2] == [0.5, 0.1] and xs.count(0.5) == 1
+
+
+def test_from_studies_and_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                           ) -> None:
+    monkeypatch.chdir(tmp_path)
+    db = str(tmp_path / "s.db")
+    candidates = [{"x": v} for v in (0.1, 0.3, 0.5, 0.7, 0.9)]
+    for name, target in (("ds1", 0.3), ("ds2", 0.7), ("ds3", 0.35)):
+        study = Study(name, Space(x=Float(0, 1)), store=db,
+                      searcher=PortfolioSearcher(candidates, then="random"))
+        study.optimize(lambda c, t=target: abs(c["x"] - t), n_trials=5)
+    table = table_from_studies(["ds1", "ds2", "ds3"], db)
+    assert table.values.shape == (5, 3)
+    result = CliRunner().invoke(cli, ["portfolio", "build", "--studies", "ds1,ds2,ds3",
+                                      "-k", "2", "-o", "p.yaml", "--store", db])
+    assert result.exit_code == 0, result.output
+    chosen = read_portfolio(tmp_path / "p.yaml")
+    assert chosen == [{"x": 0.3}, {"x": 0.7}]
+    (tmp_path / "obj.py").write_text("def objective(c):\n    return abs(c['x'] - 0.7)\n")
+    (tmp_path / "space.yaml").write_text("x: {type: float, low: 0, high: 1}\n")
+    run = CliRunner().invoke(cli, ["run", "obj.py:objective", "--space", "space.yaml",
+                                   "--trials", "3", "--portfolio", "p.yaml", "--store", db])
+    assert run.exit_code == 0, run.output
+    new = tunelab.load_study("obj-objective", store=db)
+    assert [t.config for t in new.trials[:2]] == chosen
+    table_csv = tmp_path / "t.csv"
+    with open(table_csv, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["dataset", "config", "value"])
+        for r in records(TABLE):
+            writer.writerow([r["dataset"], json.dumps(r["config"]), r["value"]])
+    by_csv = CliRunner().invoke(cli, ["portfolio", "build", "--table", str(table_csv),
+                                      "-k", "3", "-o", "q.json"])
+    assert by_csv.exit_code == 0, by_csv.output
+    assert [c["c"] for c in read_portfolio(tmp_path / "q.json")] == ["generalist", "a", "b"]
