@@ -144,3 +144,17 @@ def test_from_studies_and_the_command_line(tmp_path: Path, monkeypatch: pytest.M
                                       "-k", "3", "-o", "q.json"])
     assert by_csv.exit_code == 0, by_csv.output
     assert [c["c"] for c in read_portfolio(tmp_path / "q.json")] == ["generalist", "a", "b"]
+
+
+def test_the_builtin_xgboost_portfolio_loads_without_network_and_fits_its_space() -> None:
+    from benchmarks.problems.yahpo import YahpoProblem, instances
+    from tunelab.portfolio import builtin
+
+    configs = builtin("xgboost")
+    assert 1 <= len(configs) <= 10
+    space = YahpoProblem("rbv2_xgboost", instances("rbv2_xgboost")[0]).space
+    assert all(space.validate(c) == c for c in configs)
+    searcher = PortfolioSearcher(configs, then="random", seed=0)
+    assert searcher.suggest(space, [], 0) == configs[0]
+    with pytest.raises(InvalidArgumentError, match="known"):
+        builtin("nope")
