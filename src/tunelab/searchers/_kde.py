@@ -96,29 +96,37 @@ class ParzenEstimator:
         k = layout.n_choices
         self.move = np.where(cat, (k - 1) / np.maximum(k, 1) * min(0.5, 0.6 * factor), 0.0)
         # normalisers of the truncated kernels, per point and coordinate
+        plain = bool(active.all()) and not cat.any()  # numbers only, all active
         gaps = _neighbor_bandwidths(points, floor)
         if bandwidth_cap is not None and m:
             cap = np.maximum(bandwidth_cap * factor, floor)  # never below the floor
-            gaps = np.where(np.isnan(points), 1.0, np.minimum(gaps, cap[None, :]))
-        h = np.where(num[None, :], gaps, 1.0)
+            gaps = (np.minimum(gaps, cap[None, :]) if plain
+                    else np.where(active, np.minimum(gaps, cap[None, :]), 1.0))
+        h = gaps if plain else np.where(num[None, :], gaps, 1.0)
         self.bandwidth = h
-        mu = np.where(active & num, points, 0.5)
+        mu = points if plain else np.where(active & num, points, 0.5)
         self._mu = mu
         self._h = h
-        mass = ndtr((1.0 - mu) / h) - ndtr(-mu / h)
-        self._log_norm = np.where(
-            active & num, -np.log(np.maximum(mass, 1e-300)) - np.log(h) - _LOG_SQRT_2PI, 0.0
-        )
+        # The truncated kernel's mass on [0, 1]: 1 to double precision unless the point
+        # lies within 8 bandwidths of an edge, so only those are computed.
+        low, high = mu / h, (1.0 - mu) / h
+        near = (low < 8.0) | (high < 8.0)
+        log_mass = np.zeros_like(mu)
+        if near.any():
+            mass = ndtr(high[near]) - ndtr(-low[near])
+            log_mass[near] = np.log(np.maximum(mass, 1e-300))
+        log_norm = -log_mass - np.log(h) - _LOG_SQRT_2PI
+        self._log_norm = log_norm if plain else np.where(active & num, log_norm, 0.0)
         self._active = active
         self._log_prior = -float(np.log(np.where(cat, k, 1)).sum())
         total = m + prior_weight
         self._log_w_point = math.log(1.0 / total) if m else -math.inf
         self._log_w_prior = math.log(prior_weight / total) if prior_weight > 0 else -math.inf
         self._p_prior = prior_weight / total
-        # categorical indices of the points (-1 where inactive)
-        self._cat_idx = np.where(
+        # categorical indices of the points (-1 where inactive or numeric)
+        self._cat_idx = (np.full(points.shape, -1, dtype=np.int64) if plain else np.where(
             active & cat, np.floor(np.nan_to_num(points) * np.maximum(k, 1)), -1
-        ).astype(np.int64)
+        ).astype(np.int64))
 
     # ------------------------------------------------------------------ density
 
@@ -248,16 +256,23 @@ def _neighbor_bandwidths(points: np.ndarray, floor: np.ndarray) -> np.ndarray:
     """Per point and coordinate: the larger gap to its neighbours among the points (the
     prior's centre 0.5 included), clipped to ``[floor, 1]``; 1 where inactive."""
     m, d = points.shape
-    allv = np.vstack([np.where(np.isnan(points), np.inf, points), np.full((1, d), 0.5)])
-    order = np.argsort(allv, axis=0, kind="stable")
-    srt = np.take_along_axis(allv, order, axis=0)
-    finite = np.where(np.isinf(srt), 1.0, srt)
-    left = srt - np.vstack([np.zeros((1, d)), finite[:-1]])
-    right = np.vstack([finite[1:], np.ones((1, d))]) - srt
-    gap = np.empty_like(srt)
-    np.put_along_axis(gap, order, np.maximum(left, right), axis=0)
-    out = np.clip(gap[:m], floor[None, :], 1.0)
-    return np.where(np.isnan(points), 1.0, out)
+    nan = np.isnan(points)
+    any_nan = bool(nan.any())
+    # One row per coordinate (contiguous sorts), the prior's centre last.
+    allv = np.empty((d, m + 1))
+    allv[:, :m] = np.where(nan, np.inf, points).T if any_nan else points.T
+    allv[:, m] = 0.5
+    order = np.argsort(allv, axis=1, kind="stable")  # ties: the same order every time
+    srt = np.take_along_axis(allv, order, axis=1)
+    pad = np.empty((d, m + 3))  # 0, the sorted values (inactive ones at 1), 1
+    pad[:, 0] = 0.0
+    pad[:, 1:m + 2] = np.where(np.isinf(srt), 1.0, srt) if any_nan else srt
+    pad[:, m + 2] = 1.0
+    best = np.maximum(srt - pad[:, :m + 1], pad[:, 2:] - srt)
+    gap = np.empty_like(best)
+    np.put_along_axis(gap, order, best, axis=1)
+    out = np.clip(gap[:, :m].T, floor[None, :], 1.0)
+    return np.where(nan, 1.0, out) if any_nan else out
 
 
 def _logsumexp_rows(a: np.ndarray) -> np.ndarray:
