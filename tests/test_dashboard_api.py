@@ -299,3 +299,21 @@ def test_trial_table_stays_fast_enough_at_ten_thousand_trials(tmp_path: Path) ->
     page = client.get("/api/studies/big/trials",
                       params={"sort": "value", "order": "desc", "limit": 50}).json()
     assert page["total"] == 10_000 and page["rows"][0]["value"] == 96.0
+
+
+def test_incremental_refresh_follows_new_finished_and_remade_studies(tmp_path: Path) -> None:
+    path = str(tmp_path / "r.db")
+    study = Study("r", Space(x=Float(0, 1)), store=path, seed=0, capture_environment=False)
+    study.optimize(lambda c: c["x"], n_trials=3)
+    handle = study.ask()  # RUNNING while the dashboard first reads it
+    client = TestClient(create_app(path, ttl=0.0), base_url="http://127.0.0.1")
+    rows = client.get("/api/studies/r/trials").json()["rows"]
+    assert [r["status"] for r in rows] == ["COMPLETE"] * 3 + ["RUNNING"]
+    study.tell(handle, 0.5)
+    study.optimize(lambda c: c["x"], n_trials=2)
+    rows = client.get("/api/studies/r/trials").json()["rows"]
+    assert [r["status"] for r in rows] == ["COMPLETE"] * 6 and rows[3]["value"] == 0.5
+    study.store.delete_study("r")
+    again = Study("r", Space(x=Float(0, 1)), store=path, seed=1, capture_environment=False)
+    again.optimize(lambda c: c["x"], n_trials=1)
+    assert client.get("/api/studies/r/trials").json()["total"] == 1

@@ -123,7 +123,9 @@ class StoreReader:
 
     def _read(self, name: str, cached: StudyData | None) -> StudyData:
         record = self.store.get_study(name)
-        if cached is None or cached.record.id != record.id:  # new, or deleted and remade
+        if cached is None or (cached.record.id, cached.record.created_at) != (
+            record.id, record.created_at
+        ):  # new, or deleted and made again (SQLite may reuse the id)
             trials = self.store.get_trials(record.id)
             return StudyData(record, Space.from_dict(record.space), trials, time.monotonic())
         known = {t.number: t for t in cached.trials}
