@@ -317,3 +317,47 @@ def test_incremental_refresh_follows_new_finished_and_remade_studies(tmp_path: P
     again = Study("r", Space(x=Float(0, 1)), store=path, seed=1, capture_environment=False)
     again.optimize(lambda c: c["x"], n_trials=1)
     assert client.get("/api/studies/r/trials").json()["total"] == 1
+
+
+def test_caches_forget_a_remade_study_and_rungs_show_where_stopping_asha_stopped(
+        tmp_path: Path) -> None:
+    from tunelab import ASHA
+
+    path = str(tmp_path / "c.db")
+
+    def stepped(trial: Any) -> dict[str, float]:
+        loss = 0.0
+        for step in range(1, (trial.resource or 9) + 1):
+            loss = trial["x"] + 1.0 / step
+            if trial.report(step, loss=loss).value != "CONTINUE":
+                break
+        return {"loss": loss}
+
+    study = Study("c", Space(x=Float(0, 1)), metric="loss", store=path, seed=0,
+                  capture_environment=False, scheduler=ASHA(1, 9, 3, mode="stopping"))
+    study.optimize(stepped, n_trials=9)
+    client = TestClient(create_app(path, ttl=0.0), base_url="http://127.0.0.1")
+    rungs = client.get("/api/studies/c/rungs").json()["rungs"]
+    ended = {r["resource"]: r["ended"] for r in rungs}
+    assert set(ended) <= {1, 3, 9} and ended.get(1, 0) > 0  # stopped at the first rung
+    first = client.get("/api/studies/c/curves").json()["curves"][0]["values"]
+    study.store.delete_study("c")
+    remade = Study("c", Space(x=Float(0, 1)), metric="loss", store=path, seed=5,
+                   capture_environment=False)
+    remade.optimize(lambda t: [t.report(1, loss=42.0), {"loss": 42.0}][1], n_trials=1)
+    curves = client.get("/api/studies/c/curves").json()["curves"]
+    assert [c["values"] for c in curves] == [[42.0]] and curves[0]["values"] != first
+
+
+def test_an_ipv6_bind_accepts_its_own_bracketed_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    from tunelab.dashboard import serve
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
+    serve("memory", host="2001:db8::1", allow_remote=True, token="t",
+          announce=lambda line: seen.update(line=line))
+    client = TestClient(seen["app"], base_url="http://[2001:db8::1]:8080")
+    assert client.get("/api/studies", headers={"Authorization": "Bearer t"}).status_code == 200
+    assert "http://[2001:db8::1]:8080/?token=t" in seen["line"]

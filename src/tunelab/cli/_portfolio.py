@@ -60,7 +60,10 @@ def build(ctx: click.Context, studies: str | None, table_file: str | None, k: in
 def _read_records(path: Path) -> list[dict[str, Any]]:
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".json":
-        data = json.loads(text)
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise click.BadParameter(f"not JSON: {exc}", param_hint="--table") from None
         if not isinstance(data, list):
             raise click.BadParameter("a JSON table is a list of {dataset, config, value} "
                                      "records", param_hint="--table")

@@ -228,8 +228,11 @@ def create_app(
             step = t.system_attrs.get("step")
             if t.is_rerun or not isinstance(step, int) or step <= 0:
                 continue
-            final[t.system_attrs.get("bracket")].append(
-                (int(t.system_attrs.get("resource") or step), t))
+            granted = t.system_attrs.get("resource")
+            # Where its run ended: the grant (promotion: paused or complete there), or
+            # earlier when a scheduler stopped it on the way (ASHA stopping, median).
+            reached = min(step, int(granted)) if isinstance(granted, (int, float)) else step
+            final[t.system_attrs.get("bracket")].append((reached, t))
         rows = []
         for bracket, ends in final.items():
             for r in sorted({res for res, _ in ends}):

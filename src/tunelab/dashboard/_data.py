@@ -68,10 +68,12 @@ _UNFINISHED = (TrialStatus.WAITING, TrialStatus.RUNNING, TrialStatus.PAUSED)
 class StoreReader:
     """Cached, read-only access to a store's studies for the dashboard.
 
-    Finished trials do not change, so a refresh reads only the trials added since the
-    last one and those that were not finished then (a study of 10,000 trials costs a
-    full read once). While one request refreshes a study, others get the copy they
-    already have. Reports of finished trials are kept once read (learning curves).
+    A finished trial's status, values and reports do not change, so a refresh reads only
+    the trials added since the last one and those that were not finished then; a study of
+    10,000 trials costs a full read once (attributes set later on a finished trial show on
+    its own page, which reads the store). While one request refreshes a study, others get
+    the copy they already have. Reports of finished trials are kept once read (learning
+    curves).
     """
 
     def __init__(self, store: Store, *, ttl: float = 1.0) -> None:
@@ -82,6 +84,7 @@ class StoreReader:
         self._busy: set[str] = set()
         self._reports: dict[str, dict[int, Trial]] = {}
         self._memo: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._computing: set[tuple[str, str]] = set()
 
     def studies(self) -> list[dict[str, Any]]:
         out = []
@@ -119,6 +122,8 @@ class StoreReader:
                 oldest = min(self._cache, key=lambda k: self._cache[k].read_at)
                 self._cache.pop(oldest, None)
                 self._reports.pop(oldest, None)
+                for key in [k for k in self._memo if k[0] == oldest]:
+                    del self._memo[key]
         return data
 
     def _read(self, name: str, cached: StudyData | None) -> StudyData:
@@ -126,6 +131,10 @@ class StoreReader:
         if cached is None or (cached.record.id, cached.record.created_at) != (
             record.id, record.created_at
         ):  # new, or deleted and made again (SQLite may reuse the id)
+            with self._lock:  # nothing of an older study of that name may be reused
+                self._reports.pop(name, None)
+                for key in [k for k in self._memo if k[0] == name]:
+                    del self._memo[key]
             trials = self.store.get_trials(record.id)
             return StudyData(record, Space.from_dict(record.space), trials, time.monotonic())
         known = {t.number: t for t in cached.trials}
@@ -166,9 +175,14 @@ class StoreReader:
         (e.g. the number of complete trials, for importance)."""
         with self._lock:
             hit = self._memo.get((name, key))
-        if hit is not None and hit[0] == version:
-            return hit[1]
-        value = compute()
+            if hit is not None and (hit[0] == version or (name, key) in self._computing):
+                return hit[1]  # current, or being recomputed by another request
+            self._computing.add((name, key))
+        try:
+            value = compute()
+        finally:
+            with self._lock:
+                self._computing.discard((name, key))
         with self._lock:
             self._memo[(name, key)] = (version, value)
         return value

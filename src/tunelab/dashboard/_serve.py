@@ -28,7 +28,8 @@ def serve(
 
     Loopback addresses need nothing more. Any other address needs ``allow_remote=True``
     and runs with a token (one is made up and announced when none is given); its Host
-    names must be listed in ``allowed_hosts`` (default: the address itself).
+    names must be listed in ``allowed_hosts`` (default: the address itself, which for a
+    wildcard bind such as 0.0.0.0 matches no browser: give the machine's name).
     """
     if not is_loopback(host):
         if not allow_remote:
@@ -39,7 +40,7 @@ def serve(
     hosts = set(allowed_hosts or [])
     hosts |= set(LOOPBACK_HOSTS) if is_loopback(host) or not hosts else set()
     if not is_loopback(host) and not allowed_hosts:
-        hosts.add(host)
+        hosts.add(f"[{host}]" if ":" in host else host)  # IPv6 in a Host header: [::1]
     uvicorn: Any = require_extra("uvicorn", "dashboard", "the dashboard")
     app = create_app(store, artifacts=artifacts, token=token, allowed_hosts=hosts)
     shown = f"[{host}]" if ":" in host else host

@@ -8,8 +8,9 @@ where best and worst are over every configuration evaluated on that dataset; a
 configuration not evaluated there counts as the worst (1). A portfolio's regret on a
 dataset is the smallest regret of its members (the user runs them all and keeps the best);
 its score is the mean over datasets. Greedy selection adds, k times, the configuration
-that lowers that mean most (ties: the configuration listed first in the table). Minimising
-this submodular criterion greedily is within (1 - 1/e) of the best possible portfolio.
+that lowers that mean most (ties: the configuration listed first in the table). The
+regret *reduction* (1 - regret) of a portfolio is monotone submodular, so the greedy
+portfolio reduces regret by at least (1 - 1/e) of what the best k-portfolio achieves.
 """
 
 from __future__ import annotations
@@ -62,26 +63,28 @@ def table_from_records(records: Iterable[Mapping[str, Any]], *, direction: str =
     keys: dict[str, dict[str, Any]] = {}
     sums: dict[tuple[str, str], list[float]] = {}
     datasets: list[str] = []
+    column: dict[str, int] = {}
     for i, rec in enumerate(records):
         try:
             dataset, config, value = str(rec["dataset"]), rec["config"], float(rec[metric])
+            if not isinstance(config, Mapping):
+                raise TypeError
+            key = config_key(config)
         except (KeyError, TypeError, ValueError):
             raise InvalidArgumentError(
-                f"record {i} must have 'dataset', 'config' (a mapping) and a numeric "
-                f"{metric!r}; got {dict(rec)!r:.200}") from None
-        if not isinstance(config, Mapping):
-            raise InvalidArgumentError(f"record {i}: 'config' must be a mapping; got {config!r}")
-        key = config_key(config)
+                f"record {i} must have 'dataset', 'config' (a mapping of JSON values) and a "
+                f"numeric {metric!r}; got {dict(rec)!r:.200}") from None
         keys.setdefault(key, dict(config))
-        if dataset not in datasets:
+        if dataset not in column:
+            column[dataset] = len(datasets)
             datasets.append(dataset)
         if np.isfinite(value):
             sums.setdefault((key, dataset), []).append(value)
-    order = list(keys)
-    values = np.full((len(order), len(datasets)), np.nan)
+    row = {key: i for i, key in enumerate(keys)}
+    values = np.full((len(row), len(datasets)), np.nan)
     for (key, dataset), vals in sums.items():
-        values[order.index(key), datasets.index(dataset)] = float(np.mean(vals))
-    return ResultsTable([keys[k] for k in order], datasets, values, direction)
+        values[row[key], column[dataset]] = float(np.mean(vals))
+    return ResultsTable(list(keys.values()), datasets, values, direction)
 
 
 def table_from_studies(names: Sequence[str], store: Store | str | os.PathLike[str] | None = None
