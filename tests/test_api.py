@@ -78,9 +78,10 @@ def test_print_is_only_used_by_the_cli():
 
 def test_layers_import_downwards_only():
     """space <- trial <- tracking <- searchers/schedulers <- store <- executors <- study <- analysis
-    <- cli."""
+    <- portfolio <- nas <- integrations <- dashboard <- cli."""
     order = ["space", "trial", "tracking", "searchers", "schedulers", "store", "executors",
-             "command", "study", "analysis", "portfolio", "dashboard", "cli"]
+             "command", "study", "analysis", "portfolio", "nas", "integrations", "dashboard",
+             "cli"]
     rank = {name: i for i, name in enumerate(order)}
     violations = []
     for path in SRC.rglob("*.py"):
