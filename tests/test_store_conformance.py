@@ -742,6 +742,21 @@ def test_pause_and_resume_are_guarded_and_atomic(store: Store) -> None:
         store.pause_trial(trial.id + 1000, worker="x", metrics={}, value=None, system_attrs={})
 
 
+def test_a_lost_run_is_retried_in_place_by_its_owner_only(store: Store) -> None:
+    study = make_study(store)
+    trial = store.create_trial(study.id, {"x": 1}, status=R, worker="a")
+    store.add_reports(trial.id, [Report(s, {"loss": 1.0 / s}, float(s)) for s in (1, 2, 3)])
+    assert store.retry_trial(trial.id, worker="b", step=2, system_attrs={}) is None
+    again = store.retry_trial(trial.id, worker="a", step=2, system_attrs={"retried": "why"})
+    assert again is not None and again.status is R and again.worker == "a"
+    assert again.attempt == 2 and again.system_attrs == {"retried": "why"}
+    stored = store.get_trial(study.id, trial.number)
+    assert [r.step for r in stored.reports] == [1, 2]  # those after the checkpoint go
+    assert stored.attempt == 2 and stored.heartbeat_at is not None
+    store.finish_trial(trial.id, status=C, value=0.1, metrics={"loss": 0.1}, worker="a")
+    assert store.retry_trial(trial.id, worker="a", step=0, system_attrs={}) is None
+
+
 def test_stopping_a_paused_trial_without_an_owner(store: Store) -> None:
     study = make_study(store)
     trial = store.create_trial(study.id, {"x": 1}, status=R, worker="a")

@@ -276,6 +276,7 @@ def _optimize(
     workers: int,
     trial_timeout: float | None,
     progress: bool | None,
+    executor: Any = None,
 ) -> None:
     done_before = sum(1 for t in study.trials if t.status.is_finished)
     show = sys.stderr.isatty() if progress is None else progress
@@ -301,7 +302,8 @@ def _optimize(
             workers=workers,
             trial_timeout=trial_timeout,
             max_trials=max_trials,
-            executor="process" if trial_timeout is not None else None,
+            executor=executor if executor is not None else (
+                "process" if trial_timeout is not None else None),
             progress=on_trial,
         )
     except KeyboardInterrupt:

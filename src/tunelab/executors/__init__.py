@@ -1,4 +1,5 @@
-"""Executors decide WHERE trials run: inline in the driver, or in local worker processes."""
+"""Executors decide WHERE trials run: inline in the driver, in local worker processes, or
+as Ray tasks (:mod:`tunelab.executors.ray`, the ``tunelab[ray]`` extra, imported on demand)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,10 @@ def make_executor(
         return InlineExecutor(trial_timeout)
     if executor == "process":
         return ProcessExecutor(workers, trial_timeout=trial_timeout)
+    if executor == "ray":  # a local Ray; RayExecutor(address=...) joins a cluster
+        from tunelab.executors.ray import RayExecutor  # needs the [ray] extra
+
+        return RayExecutor(workers, trial_timeout=trial_timeout)
     raise InvalidArgumentError(
-        f"`executor` must be 'inline', 'process' or an Executor; got {executor!r}"
+        f"`executor` must be 'inline', 'process', 'ray' or an Executor; got {executor!r}"
     )

@@ -90,6 +90,10 @@ class Outcome:
     #: The step of the checkpoint the run resumed from (0: it started from scratch; None:
     #: unknown, as when the worker died).
     resumed_from: int | None = None
+    #: True when the run was lost rather than failed: the process, actor or node that ran
+    #: it died (``kill -9``, out of memory, a node gone). The study retries such a trial
+    #: from its latest checkpoint, up to a limit; a failure of the objective is final.
+    lost: bool = False
 
 
 def run_objective(

@@ -196,6 +196,7 @@ class ProcessExecutor(Executor):
                             TrialStatus.FAILED,
                             error=f"{_exit_reason(worker.process.exitcode)} while running "
                             f"trial {worker.job.number}",
+                            lost=True,
                         )
                     )
                     worker.job = None

@@ -276,6 +276,15 @@ class Store(ABC):
         the interrupted run). False if the trial moved on meanwhile."""
 
     @abstractmethod
+    def retry_trial(
+        self, trial_id: int, *, worker: str, step: int, system_attrs: dict[str, Any]
+    ) -> Trial | None:
+        """Start a RUNNING trial owned by ``worker`` over in place after its run was lost
+        (a worker process or node died): ``attempt`` + 1, the reports after ``step`` (the
+        checkpoint it restarts from) dropped, the heartbeat renewed, all in one
+        transaction. None if the trial is no longer this worker's."""
+
+    @abstractmethod
     def resume_trial(
         self, trial_id: int, *, worker: str, system_attrs: dict[str, Any]
     ) -> Trial | None:

@@ -309,6 +309,21 @@ class MemoryStore(Store):
             )
             return True
 
+    def retry_trial(
+        self, trial_id: int, *, worker: str, step: int, system_attrs: dict[str, Any]
+    ) -> Trial | None:
+        with self._lock:
+            trial = self._owned(trial_id, TrialStatus.RUNNING, worker)
+            if trial is None:
+                return None
+            kept = [r for r in self._reports.get(trial_id, []) if r.step <= step]
+            self._reports[trial_id] = kept
+            return self._put(
+                replace(trial, attempt=trial.attempt + 1, heartbeat_at=time.time(),
+                        system_attrs=loads(dumps(system_attrs))),
+                self._by_id[trial_id][0],
+            )
+
     def resume_trial(
         self, trial_id: int, *, worker: str, system_attrs: dict[str, Any]
     ) -> Trial | None:

@@ -281,6 +281,9 @@ class SQLStore(Store):
         self._insert_trial = (
             insert(t).values(number=next_number).returning(t.c.id, t.c.number)
         )
+        self._lock_study = (
+            select(studies.c.id).where(studies.c.id == bindparam("b_study")).with_for_update()
+        )
         self._find_waiting = (
             select(t.c.id)
             .where(t.c.study_id == bindparam("b_study"), t.c.status == TrialStatus.WAITING.value)
@@ -551,6 +554,11 @@ class SQLStore(Store):
         }
 
         def create(conn: Connection) -> tuple[int, int]:
+            if not self._is_sqlite:
+                # Take the next number in turn: many drivers racing for MAX(number) + 1
+                # would mostly lose, back off and retry (SQLite's BEGIN IMMEDIATE
+                # already serialises writers).
+                conn.execute(self._lock_study, {"b_study": study_id})
             try:
                 row = conn.execute(self._insert_trial, params).one()
             except sa_exc.IntegrityError:
@@ -725,6 +733,29 @@ class SQLStore(Store):
             return True
 
         return self._run(repause)
+
+    def retry_trial(
+        self, trial_id: int, *, worker: str, step: int, system_attrs: dict[str, Any]
+    ) -> Trial | None:
+        t = trials
+        encoded = dumps(system_attrs)
+
+        def retry(conn: Connection) -> Any:
+            row = conn.execute(
+                update(t)
+                .where(t.c.id == trial_id, t.c.status == TrialStatus.RUNNING.value,
+                       t.c.worker == worker)
+                .values(attempt=t.c.attempt + 1, heartbeat_at=time.time(),
+                        system_attrs=encoded)
+                .returning(*t.c)
+            ).first()
+            if row is not None:
+                conn.execute(delete(reports).where(reports.c.trial_id == trial_id,
+                                                   reports.c.step > step))
+            return row
+
+        row = self._run(retry)
+        return None if row is None else self._trial_from_row(row)
 
     def resume_trial(
         self, trial_id: int, *, worker: str, system_attrs: dict[str, Any]

@@ -35,7 +35,7 @@ from tunelab.searchers import Searcher, make_searcher
 from tunelab.space import Space, config_key
 from tunelab.store import Store, open_store
 from tunelab.store._base import check_direction
-from tunelab.study import _liveness, _rerun, _warm
+from tunelab.study import _liveness, _rerun, _sync, _warm
 from tunelab.study._artifacts import artifact_root, study_folder
 from tunelab.study._budget import BudgetSummary, budget_summary
 from tunelab.study._objectives import describe, missing_objectives, parse_objectives
@@ -51,7 +51,7 @@ __all__ = ["Study", "load_study"]
 Callback = Callable[["Study", Trial], None]
 _FLUSH_EVERY = 1.0  # seconds between report flushes of a long trial
 _FLUSH_SIZE = 256  # or this many buffered reports
-_MAX_ATTEMPTS = 3  # an interrupted trial is requeued until it has started this many times
+_MAX_ATTEMPTS = _sync.MAX_ATTEMPTS  # runs of a trial in all (requeues, retries)
 
 
 @dataclass
@@ -250,6 +250,7 @@ class Study(ResultsMixin):
         self._live: dict[int, _Live] = {}
         self._last_flush = time.monotonic()
         self._last_heartbeat = time.monotonic()
+        self._last_sync = time.monotonic()
         self._refresh()
         self._restore_scheduler()
 
@@ -285,7 +286,7 @@ class Study(ResultsMixin):
 
     # ------------------------------------------------------------------ history
 
-    def _restore_scheduler(self) -> None:
+    def _restore_scheduler(self, quiet: bool = False) -> None:
         """Rebuild the scheduler's bookkeeping from the store (all drivers' trials)."""
         if self.scheduler.needs_history:
             trials = self.store.get_trials(self._record.id, with_reports=True)
@@ -295,7 +296,7 @@ class Study(ResultsMixin):
         foreign = [t.number for t in trials
                    if t.status is TrialStatus.PAUSED and not (
                        self.scheduler.needs_history and self.scheduler.owns(t))]
-        if foreign:
+        if foreign and not quiet:
             logger.warning(
                 "study %r: trials %s were paused by another scheduler and stay PAUSED under "
                 "%r; resume the study with that scheduler to promote them",
@@ -813,8 +814,16 @@ class Study(ResultsMixin):
     def recover(self) -> list[int]:
         """Put RUNNING trials whose driver is gone back in the queue (or fail them after
         three attempts). Returns their numbers. Called by :meth:`optimize`."""
+        recovered = self._recover_trials(
+            self.store.get_trials(self._record.id, statuses=[TrialStatus.RUNNING]))
+        if recovered:
+            self._refresh()
+        return recovered
+
+    def _recover_trials(self, running: Sequence[Trial]) -> list[int]:
+        """Requeue (or fail) those of ``running`` whose driver is gone; their numbers."""
         recovered = []
-        for trial in self.store.get_trials(self._record.id, statuses=[TrialStatus.RUNNING]):
+        for trial in running:
             if not _liveness.is_orphan(trial, self._worker_id):
                 continue
             reason = f"its driver {trial.worker} stopped before the trial finished"
@@ -830,7 +839,6 @@ class Study(ResultsMixin):
             recovered.append(trial.number)
         if recovered:
             logger.info("study %r: recovered orphaned trials %s", self.name, recovered)
-            self._refresh()
         return recovered
 
     def _abandon_live(self, reason: str) -> None:
@@ -950,7 +958,11 @@ class Study(ResultsMixin):
 
         ``workers`` > 1 runs trials in that many local processes. ``trial_timeout`` stops
         a trial that runs longer. Trials left RUNNING by a driver that died are resumed
-        first, and queued configurations run before new proposals.
+        first, and queued configurations run before new proposals. A trial whose worker
+        process (or Ray worker or node) dies runs again from its latest checkpoint, up to
+        three runs in all. Several drivers may run one study at once (through an SQLite
+        file or PostgreSQL): each sees the others' results while it runs (see
+        ``docs/cluster.md``).
 
         With a multi-fidelity scheduler, ``n_trials`` and ``max_trials`` count
         configurations: paused trials the scheduler promotes keep resuming until it has
@@ -998,6 +1010,7 @@ class Study(ResultsMixin):
                 progress(trial)
 
         while True:
+            _sync.sync(self)
             while runner.can_start() and not budget.timed_out():
                 try:
                     live = self._next(not exhausted and budget.allows(self))
@@ -1014,6 +1027,11 @@ class Study(ResultsMixin):
             if runner.running == 0:
                 return
             for outcome in runner.wait(timeout=_liveness.HEARTBEAT_INTERVAL):
+                if outcome.lost:  # the worker died, not the objective: run it again
+                    final = _sync.retry_lost(self, runner, outcome)
+                    if final is None:
+                        continue
+                    outcome = final
                 trial = self._finish(outcome)
                 if trial.status is not TrialStatus.PAUSED:
                     finished(trial)
