@@ -78,3 +78,45 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
                 f"line {i}: need columns dataset, config (JSON) and value ({exc})",
                 param_hint="--table") from None
     return rows
+
+
+@portfolio.command("list")
+def list_builtin() -> None:
+    """The portfolios shipped with tunelab (read from the package; no network)."""
+    from tunelab.portfolio import BUILTIN, builtin_info
+
+    for name, what in BUILTIN.items():
+        info = builtin_info(name)
+        click.echo(f"{name}: {what}; {len(info.get('configs', []))} configuration(s) "
+                   f"learned on {len(info.get('datasets', []))} dataset(s); "
+                   f"{info.get('metric', info.get('direction', ''))}")
+
+
+@portfolio.command("export")
+@click.argument("name")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True,
+              help="YAML (or .json) file to write, for `tunelab run ... --portfolio FILE`.")
+@click.option("--space", "space_out", type=click.Path(dir_okay=False), default=None,
+              help="Also write the portfolio's search space (YAML) here, for --space.")
+def export(name: str, output: str, space_out: str | None) -> None:
+    """Write the built-in portfolio NAME (see `tunelab portfolio list`) to a file."""
+    import yaml
+
+    from tunelab._errors import InvalidArgumentError
+    from tunelab.portfolio import builtin_info, builtin_space
+
+    try:
+        info = builtin_info(name)
+        space = builtin_space(name)
+    except InvalidArgumentError as exc:
+        raise click.BadParameter(str(exc), param_hint="NAME") from None
+    out = Path(output)
+    text = (json.dumps(info, indent=2) if out.suffix == ".json"
+            else yaml.safe_dump(info, sort_keys=False))
+    out.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {out} ({len(info['configs'])} configuration(s))", err=True)
+    if space_out is not None:
+        if space is None:
+            raise click.UsageError(f"the built-in portfolio {name!r} states no space")
+        Path(space_out).write_text(space.to_yaml(), encoding="utf-8")
+        click.echo(f"wrote {space_out}", err=True)

@@ -31,8 +31,11 @@ from tunelab.store import Store, open_store
 from tunelab.store._base import check_direction
 from tunelab.trial import TrialStatus
 
-__all__ = ["Portfolio", "ResultsTable", "build_portfolio", "table_from_records",
-           "table_from_studies"]
+__all__ = ["NORMALIZATIONS", "Portfolio", "ResultsTable", "build_portfolio",
+           "cross_validate", "table_from_records", "table_from_studies"]
+
+#: How regret is normalized per dataset (see :meth:`ResultsTable.regrets`).
+NORMALIZATIONS = ("range", "median")
 
 
 @dataclass
@@ -45,14 +48,35 @@ class ResultsTable:
     values: np.ndarray
     direction: str = "min"
 
-    def regrets(self) -> np.ndarray:
-        """Normalized regret per configuration and dataset, in [0, 1] (1: not run)."""
+    def regrets(self, normalize: str = "range") -> np.ndarray:
+        """Normalized regret per configuration and dataset, in [0, 1] (1: not run).
+
+        ``normalize="range"``: ``(value - best) / (worst - best)`` (the module's
+        criterion). ``"median"``: ``(value - best) / (median - best)``, clipped to 1: the
+        scale is set by a typical configuration rather than by the single worst one, so a
+        few catastrophic configurations (a diverged fit, a model at chance level) do not
+        squash the differences among the good ones; every configuration worse than the
+        median counts as 1 ("no better than a typical one")."""
+        if normalize not in NORMALIZATIONS:
+            raise InvalidArgumentError(
+                f"`normalize` must be one of {list(NORMALIZATIONS)}; got {normalize!r}")
         v = self.values if self.direction == "min" else -self.values
         best = np.nanmin(np.where(np.isnan(v), np.inf, v), axis=0)
         worst = np.nanmax(np.where(np.isnan(v), -np.inf, v), axis=0)
+        if normalize == "median":
+            # Missing ones count as the worst; where the median is no worse than the best
+            # (or is missing) the range is used.
+            median = np.median(np.where(np.isnan(v), np.inf, v), axis=0)
+            worst = np.where(np.isfinite(median) & (median > best), median, worst)
         span = np.where(worst > best, worst - best, 1.0)
         r = (v - best[None, :]) / span[None, :]
         return np.where(np.isnan(r), 1.0, np.clip(r, 0.0, 1.0))
+
+    def subset(self, columns: Sequence[int]) -> ResultsTable:
+        """The table restricted to some datasets (by column index)."""
+        cols = list(columns)
+        return ResultsTable(self.configs, [self.datasets[j] for j in cols],
+                            self.values[:, cols], self.direction)
 
 
 def table_from_records(records: Iterable[Mapping[str, Any]], *, direction: str = "min",
@@ -131,11 +155,22 @@ class Portfolio:
     direction: str
     criterion: str = "mean normalized regret (greedy)"
     meta: dict[str, Any] = field(default_factory=dict)
+    #: The search space the configurations come from (``Space.to_dict()``), so that a
+    #: user can go on searching the same space after the portfolio; optional.
+    space: dict[str, Any] | None = None
+    #: What the value is (e.g. "balanced accuracy on a fixed 1/3 holdout"); optional.
+    metric: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"criterion": self.criterion, "direction": self.direction,
-                "datasets": list(self.datasets), "regret": [round(r, 6) for r in self.regret],
-                "configs": self.configs, "meta": dict(self.meta)}
+        data: dict[str, Any] = {"criterion": self.criterion, "direction": self.direction}
+        if self.metric is not None:
+            data["metric"] = self.metric
+        data.update({"datasets": list(self.datasets),
+                     "regret": [round(r, 6) for r in self.regret]})
+        if self.space is not None:
+            data["space"] = self.space
+        data.update({"configs": self.configs, "meta": dict(self.meta)})
+        return data
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write as YAML (or JSON for a ``.json`` path): what PortfolioSearcher reads."""
@@ -147,14 +182,18 @@ class Portfolio:
         return out
 
 
-def build_portfolio(table: ResultsTable, k: int) -> Portfolio:
+def build_portfolio(table: ResultsTable, k: int, *, normalize: str = "range") -> Portfolio:
     """Greedily choose ``k`` configurations of ``table`` (fewer if the table has fewer
-    rows, or once the portfolio is optimal on every dataset). Deterministic."""
+    rows, or once the portfolio is optimal on every dataset). Deterministic.
+
+    ``normalize`` is how regret is scaled per dataset while choosing (``"range"``, the
+    default, or ``"median"``: see :meth:`ResultsTable.regrets`); ``Portfolio.regret`` is
+    always reported with ``"range"`` so that portfolios are comparable."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise InvalidArgumentError(f"`k` must be an integer >= 1; got {k!r}")
     if not table.configs or not table.datasets:
         raise InvalidArgumentError("the results table is empty: no configuration or dataset")
-    regrets = table.regrets()
+    regrets = table.regrets(normalize)
     current = np.ones(len(table.datasets))
     chosen: list[int] = []
     scores: list[float] = []
@@ -169,5 +208,52 @@ def build_portfolio(table: ResultsTable, k: int) -> Portfolio:
         scores.append(float(current.mean()))
         if scores[-1] == 0.0:
             break
+    if normalize != "range":
+        reported = table.regrets("range")[chosen]
+        scores = [float(np.min(reported[: i + 1], axis=0).mean()) for i in range(len(chosen))]
     return Portfolio([table.configs[i] for i in chosen], scores, list(table.datasets),
-                     table.direction)
+                     table.direction,
+                     criterion="mean normalized regret (greedy)" if normalize == "range"
+                     else f"mean normalized regret (greedy, {normalize}-normalized)")
+
+
+def cross_validate(table: ResultsTable, k: int, *, folds: int = 5,
+                   normalize: str = "range", candidates: Sequence[int] | None = None
+                   ) -> float:
+    """How well portfolios built this way carry over to unseen datasets: the datasets are
+    dealt into ``folds`` groups (round robin in table order); for each group, a portfolio
+    of ``k`` is built on the other datasets and scored on the group (mean range-normalized
+    regret of its best member). Returns the mean over all datasets. Use it to choose ``k``,
+    ``normalize`` or the candidate pool from the building datasets alone: ``candidates``
+    (row indices) restricts the choice to some configurations, while regret is still
+    measured against the whole table, so pools of different sizes compare fairly.
+
+    >>> table = table_from_records([
+    ...     {"dataset": d, "config": {"x": x}, "value": abs(x - t)}
+    ...     for d, t in [("a", 1), ("b", 1), ("c", 2), ("d", 2)] for x in (1, 2, 3)])
+    >>> cross_validate(table, 2, folds=2)
+    0.0
+    """
+    n = len(table.datasets)
+    if isinstance(folds, bool) or not isinstance(folds, int) or not 2 <= folds <= n:
+        raise InvalidArgumentError(
+            f"`folds` must be an integer from 2 to the number of datasets ({n}); "
+            f"got {folds!r}")
+    rows = list(range(len(table.configs))) if candidates is None else list(candidates)
+    if not rows or not all(isinstance(i, (int, np.integer)) and 0 <= i < len(table.configs)
+                           for i in rows):
+        raise InvalidArgumentError(
+            f"`candidates` must be row indices of the table (0 to {len(table.configs) - 1}); "
+            f"got {candidates!r:.200}")
+    pool = ResultsTable([table.configs[i] for i in rows], table.datasets,
+                        table.values[rows], table.direction)
+    regrets = table.regrets("range")[rows]
+    total = 0.0
+    for f in range(folds):
+        test = list(range(f, n, folds))
+        train = [j for j in range(n) if j % folds != f]
+        portfolio = build_portfolio(pool.subset(train), k, normalize=normalize)
+        keys = {config_key(c) for c in portfolio.configs}
+        chosen = [i for i, c in enumerate(pool.configs) if config_key(c) in keys]
+        total += float(regrets[np.ix_(chosen, test)].min(axis=0).sum())
+    return total / n

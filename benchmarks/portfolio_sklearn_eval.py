@@ -1,0 +1,230 @@
+"""``build`` and ``evaluate`` of ``benchmarks/portfolio_sklearn.py``: the built-in
+scikit-learn portfolios from the journal's building-dataset results, and the held-out
+report (docs/benchmarks/portfolio-sklearn.md)."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from benchmarks.portfolio_sklearn import (
+    BUILTIN,
+    METRIC,
+    REPORT,
+    TPE_BUDGET,
+    in_space,
+    pool,
+    read_journal,
+)
+from benchmarks.portfolio_sklearn_models import (
+    HOLD_OUT_EVERY,
+    MAX_ROWS,
+    MODELS,
+    Model,
+    datasets,
+    load,
+)
+from tunelab.portfolio import (
+    Portfolio,
+    ResultsTable,
+    build_portfolio,
+    cross_validate,
+    table_from_records,
+)
+from tunelab.space import config_key
+
+BUDGETS = (5, 20, 50)
+PORTFOLIO_N = (1, 3, 5)
+NORMALIZE_OPTIONS = ("range", "median")
+#: Random candidates collected first (``collect --candidates``), and the pool sizes
+#: (prefixes of the collected pool) that ``build`` chooses among by cross-validation.
+MIN_POOL = 40
+POOL_SIZES = (20, 40, 80, 160)
+METRIC_TEXT = (f"balanced accuracy on a fixed stratified 1/3 validation split (seed 0) of "
+               f"the PMLB dataset, subsampled to at most {MAX_ROWS} rows (stratified, "
+               "seed 0); model random_state 0; maximised")
+COMMAND = ("python -m benchmarks.portfolio_sklearn collect && "
+           "python -m benchmarks.portfolio_sklearn build")
+
+
+def building_table(model: str, journal: list[dict[str, Any]]) -> ResultsTable:
+    """The ``pool`` results on the building datasets: the datasets on which the first
+    candidates (default and :data:`MIN_POOL` random ones) all ran, and the candidates run
+    on every one of them (a partial collection leaves the rest out). Rows keep the pool's
+    order, so a smaller pool is a prefix."""
+    build, _ = datasets()
+    names = set(build)
+    recs = [{"dataset": r["dataset"], "config": r["config"], "value": r[METRIC]}
+            for r in journal if r["phase"] == "pool" and r["model"] == model
+            and r["dataset"] in names]
+    table = table_from_records(recs, direction="max")
+    head = len(pool(MODELS[model], MIN_POOL))
+    cols = [j for j in range(len(table.datasets))
+            if not np.isnan(table.values[:head, j]).any()]
+    table = table.subset(cols)
+    rows = [i for i in range(len(table.configs)) if not np.isnan(table.values[i]).any()]
+    return ResultsTable([table.configs[i] for i in rows], table.datasets,
+                        table.values[rows], table.direction)
+
+
+def choose(table: ResultsTable, model: Model, k: int = 5
+           ) -> tuple[int, str, dict[tuple[int, str], float]]:
+    """The pool size (random candidates, among :data:`POOL_SIZES` that were collected) and
+    normalization whose portfolios' first 5 carry over best across the *building*
+    datasets (5-fold cross-validation, regret against the whole table); ties go to the
+    larger pool, then ``"range"``."""
+    offset = 1 if in_space(model) else 0
+    sizes = [n for n in POOL_SIZES if n + offset <= len(table.configs)]
+    scores = {(n, norm): cross_validate(table, k, folds=5, normalize=norm,
+                                        candidates=range(n + offset))
+              for n in sizes for norm in NORMALIZE_OPTIONS}
+    n, norm = min(scores, key=lambda key: (round(scores[key], 6), -key[0],
+                                           NORMALIZE_OPTIONS.index(key[1])))
+    return n, norm, scores
+
+
+def build_all(k: int) -> int:
+    journal = read_journal()
+    _, held = datasets()
+    for name, model in MODELS.items():
+        table = building_table(name, journal)
+        if not table.datasets:
+            print(f"{name}: no complete building dataset in the journal yet; skipped")
+            continue
+        n_random, normalize, cv = choose(table, model)
+        size = n_random + (1 if in_space(model) else 0)
+        table = ResultsTable(table.configs[:size], table.datasets, table.values[:size],
+                             table.direction)
+        portfolio = build_portfolio(table, k, normalize=normalize)
+        seconds = sum(r.get("seconds", 0.0) for r in journal
+                      if r["phase"] == "pool" and r["model"] == name
+                      and r["dataset"] in set(table.datasets))
+        portfolio.space = model.space.to_dict()
+        portfolio.metric = METRIC_TEXT
+        portfolio.meta = {
+            "model": name,
+            "estimator": model.estimator,
+            "notes": model.note,
+            "library_default": model.default or "the estimator's own defaults",
+            "built_by": COMMAND,
+            "candidates": len(table.configs),
+            "candidate_pool": ("the library default (when in the space) and random "
+                               "configurations of the space (Space.sample, seed 0)")
+            if in_space(model) else "random configurations of the space (Space.sample, "
+                                    "seed 0)",
+            "normalize": normalize,
+            "cv_regret_first5": {f"{n} {norm}": round(v, 5) for (n, norm), v in cv.items()},
+            "training_cpu_seconds": round(seconds, 1),
+            "source": "PMLB (Olson et al. 2017), /work/shared/data/pmlb",
+            "held_out_datasets": held,
+            "evaluation": "docs/benchmarks/portfolio-sklearn.md",
+        }
+        path = portfolio.save(BUILTIN / f"{name}.yaml")
+        print(f"{name}: {len(portfolio.configs)} configs from {len(table.configs)} "
+              f"candidates x {len(table.datasets)} datasets ({normalize}); "
+              f"regret {[round(r, 4) for r in portfolio.regret]} -> {path}")
+        print(f"  5-fold CV regret of the first 5 on the building datasets: {cv}")
+    return 0
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def expected_best_of(values: list[float], n: int) -> float:
+    """E[max of n draws without replacement from ``values``] (exact; an unbiased
+    estimate of the best of n independent random configurations)."""
+    v = np.sort(np.asarray(values, dtype=float))
+    size = len(v)
+    if n >= size:
+        return float(v[-1])
+    total = math.comb(size, n)
+    weights = np.array([math.comb(i, n - 1) for i in range(size)], dtype=float) / total
+    return float(np.dot(weights, v))
+
+
+def held_out_rows(model: Model, journal: list[dict[str, Any]],
+                  portfolio: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    _, held = datasets()
+    by: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for r in journal:
+        if r["model"] == model.name and r["dataset"] in held:
+            by[r["dataset"]][r["phase"]].append(r)
+    default_key = config_key(model.default)
+    rows = []
+    for ds in held:
+        phases = by.get(ds)
+        if not phases or not phases.get("extra"):
+            continue
+        pool = {config_key(r["config"]): r[METRIC] for r in phases["pool"]}
+        keys = [config_key(c) for c in portfolio]
+        if any(k not in pool for k in keys[:max(PORTFOLIO_N)]):
+            continue
+        pf = [max(pool[k] for k in keys[:n]) for n in PORTFOLIO_N]
+        if in_space(model):
+            default = pool[default_key]
+            randoms = [r[METRIC] for r in phases["pool"]
+                       if config_key(r["config"]) != default_key]
+        else:
+            default = phases["default"][0][METRIC]
+            randoms = [r[METRIC] for r in phases["pool"]]
+        randoms += [r[METRIC] for r in phases["extra"]]
+        rnd = [expected_best_of(randoms, n) for n in BUDGETS]
+        runs: dict[int, list[float]] = defaultdict(list)
+        for r in sorted(phases.get("tpe", []), key=lambda r: r["n"]):
+            runs[r["seed"]].append(r[METRIC])
+        complete = [v for v in runs.values() if len(v) == TPE_BUDGET]
+        tpe = ([float(np.mean([max(v[:n]) for v in complete])) for n in BUDGETS]
+               if complete else [float("nan")] * 3)
+        everything = [r[METRIC] for rs in phases.values() for r in rs]
+        rows.append({"dataset": ds, "pf": pf, "default": default, "random": rnd,
+                     "tpe": tpe, "tpe_seeds": len(complete), "randoms": len(randoms),
+                     "best": max(everything), "chance": 1.0 / load(ds).classes})
+    return rows
+
+
+def regret(row: dict[str, Any], value: float) -> float:
+    if not np.isfinite(value):
+        return float("nan")
+    return max(0.0, (row["best"] - value) / (row["best"] - row["chance"]))
+
+
+def _cells(row: dict[str, Any], f: Any) -> list[float]:
+    return [*(f(row, v) for v in row["pf"]), f(row, row["default"]),
+            *(f(row, v) for v in row["random"]), *(f(row, v) for v in row["tpe"])]
+
+
+COLUMNS = ("portfolio 1", "portfolio 3", "portfolio 5", "default", "random 5", "random 20",
+           "random 50", "TPE 5", "TPE 20", "TPE 50")
+
+
+def _fmt(x: float, digits: int = 4) -> str:
+    return "n/a" if not np.isfinite(x) else f"{x:.{digits}f}"
+
+
+def report() -> int:
+    from benchmarks.portfolio_sklearn_report import write_report
+
+    journal = read_journal()
+    results = {}
+    for name, model in MODELS.items():
+        path = BUILTIN / f"{name}.yaml"
+        if not path.exists():
+            print(f"{name}: no portfolio file; run `build` first")
+            continue
+        import yaml
+
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        rows = held_out_rows(model, journal, data["configs"])
+        results[name] = {"rows": rows, "file": data,
+                         "regret": [_cells(r, regret) for r in rows],
+                         "acc": [_cells(r, lambda _r, v: v) for r in rows]}
+    write_report(results, journal)
+    print(f"wrote {REPORT}")
+    return 0
+
+
+__all__ = ["COLUMNS", "HOLD_OUT_EVERY", "Portfolio", "build_all", "expected_best_of",
+           "report", "_fmt"]
