@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+TORCH_STAMP := $(VENV)/.torch-stamp
+TEST_STAMP := $(VENV)/.test-stamp
+RAY_TUNE_STAMP := $(VENV)/.ray-tune-stamp
 
-.PHONY: demo test lint typecheck unit services bench bench-search bench-model bench-gp bench-mf bench-full overhead clean
+.PHONY: demo test lint typecheck unit services bench bench-search bench-model bench-gp bench-mf bench-full overhead ray-overhead clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,21 +31,36 @@ test: lint typecheck services unit
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks examples
 
-typecheck: $(STAMP)
+typecheck: $(TEST_STAMP)
 	$(VENV)/bin/mypy
 
 services:
 	bash scripts/services.sh
 
-unit: $(STAMP)
+unit: $(TEST_STAMP)
 	$(VENV)/bin/pytest -q
 
 ## Optuna's GPSampler needs torch; torch==2.13.0 is the CPU build (a plain `torch`
 ## requirement pulls a multi-GB CUDA build). Only the benchmarks need it.
-TORCH_STAMP := $(VENV)/.torch-stamp
 $(TORCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet torch==2.13.0
 	touch $(TORCH_STAMP)
+
+## the tests also exercise the extras: NAS (torch), the Ray executor, and the integrations
+## (scikit-learn, Lightning, Keras on the torch backend, XGBoost, LightGBM); torch is the CPU
+## build installed above, ray the version the cluster tests were written against
+$(TEST_STAMP): $(TORCH_STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,test-extras]' 'ray==2.60.0'
+	touch $(TEST_STAMP)
+
+## Ray Tune is needed only by the Ray overhead benchmark
+$(RAY_TUNE_STAMP): $(TEST_STAMP)
+	$(PY) -m pip install --quiet 'ray[tune]==2.60.0'
+	touch $(RAY_TUNE_STAMP)
+
+## ray-overhead: tunelab on Ray vs Ray Tune (writes docs/benchmarks/ray-overhead.md, ~3 min)
+ray-overhead: $(RAY_TUNE_STAMP)
+	$(PY) benchmarks/ray_overhead.py
 
 ## bench: the quick search suite (docs/benchmarks/search-quick.md, < 15 min on 2 cores)
 ## and the overhead benchmark against Optuna (docs/benchmarks/overhead.md)
