@@ -6,8 +6,7 @@ import math
 
 import numpy as np
 import pytest
-
-pytest.importorskip("torch")
+import torch  # noqa: F401 - no importorskip: without the [torch] extra this must fail, not skip
 
 from tunelab import (
     ASHA,

@@ -7,11 +7,10 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from tunelab import Categorical, InvalidArgumentError, Space, Study  # noqa: E402
-from tunelab.nas import (  # noqa: E402
+from tunelab import Categorical, InvalidArgumentError, Space, Study
+from tunelab.nas import (
     DARTS,
     CellNetwork,
     CellSpace,

@@ -5,9 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("torch")
+import torch  # noqa: F401 - no importorskip: without the [torch] extra this must fail, not skip
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

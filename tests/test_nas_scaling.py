@@ -6,11 +6,10 @@ import itertools
 
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from tunelab import InvalidArgumentError  # noqa: E402
-from tunelab.nas import (  # noqa: E402
+from tunelab import InvalidArgumentError
+from tunelab.nas import (
     Coefficients,
     CompoundScaling,
     count_flops,

@@ -7,10 +7,9 @@ import sys
 import textwrap
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from tunelab import (  # noqa: E402
+from tunelab import (
     InvalidArgumentError,
     RandomSearcher,
     RegularizedEvolution,
@@ -19,7 +18,7 @@ from tunelab import (  # noqa: E402
     Trial,
     TrialStatus,
 )
-from tunelab.nas import (  # noqa: E402
+from tunelab.nas import (
     DARTS_OPS,
     NB201_OPS,
     CellNetwork,

@@ -135,6 +135,8 @@ def _by_value(objective: Objective) -> None:
         return
     if "site-packages" in path or "dist-packages" in path:
         return
+    # Only the user's own code goes this way, to the user's own Ray workers (Ray's model
+    # for shipping functions); nothing read from the store, the network or a config file.
     with contextlib.suppress(Exception):
         ray.cloudpickle.register_pickle_by_value(module)
 
