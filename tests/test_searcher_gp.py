@@ -203,3 +203,31 @@ def test_the_minimum_is_resolved_when_the_losses_span_a_wide_range():
 
     trials = drive(GPSearcher(seed=0, n_startup=5), line, bowl, 30)
     assert min(t.value for t in trials) < 3e-5  # 6e-6; 7e-5 with the former floor of 1e-6
+
+
+def test_hyperparameters_are_refitted_on_a_prefix_and_reused_in_between(monkeypatch):
+    from tunelab.searchers import gp as gp_module
+
+    space = Space(x=Float(-2, 2), y=Float(-2, 2))
+    rng = np.random.default_rng(5)
+    history = []
+    for i in range(47):
+        c = space.sample(rng)
+        history.append(Trial(i, TrialStatus.COMPLETE, c, value=c["x"] ** 2 + abs(c["y"])))
+    fits: list[int] = []
+    real_fit = gp_module.fit_theta
+
+    def counting_fit(z, *args, **kwargs):
+        fits.append(len(z))
+        return real_fit(z, *args, **kwargs)
+
+    monkeypatch.setattr(gp_module, "fit_theta", counting_fit)
+    along = GPSearcher(seed=2)
+    proposals = [along.suggest(space, history[:n], n) for n in (44, 45, 46, 47)]
+    # 44 and 45 trials share the fit on the first 44; 46 and 47 the one on the first 46
+    assert fits == [44, 46]
+    assert [gp_module.refit_size(n) for n in (44, 45, 46, 47)] == [44, 44, 46, 46]
+    # a fresh searcher (a resumed study) proposes exactly what the running one did
+    fresh = GPSearcher(seed=2)
+    assert fresh.suggest(space, history[:45], 45) == proposals[1]
+    assert fits[-1] == 44

@@ -114,12 +114,84 @@ def test_conditional_and_log_parameters_stay_valid():
         ({"startup": "lhs"}, "`startup` must be one of"),
         ({"random_fraction": 1.0}, "`random_fraction` must be a number in [0, 1)"),
         ({"multivariate": "yes"}, "`multivariate` must be true or false"),
+        ({"marginals": 1}, "`marginals` must be true or false"),
     ],
 )
 def test_bad_options_are_named(kwargs, message):
     with pytest.raises(tunelab.InvalidArgumentError) as err:
         TPESearcher(**kwargs)
     assert message in str(err.value)
+
+
+# ------------------------------------------------------------------ marginal models
+
+
+def _truncated_mixture_log_pdf(points, h, x, prior_weight):
+    """Per coordinate: a mixture of Gaussians truncated to [0, 1] (one per point, width
+    ``h``) plus a uniform prior of weight ``prior_weight``; summed over coordinates."""
+    from scipy.stats import norm
+
+    m, d = points.shape
+    total = np.zeros(len(x))
+    for j in range(d):
+        mass = norm.cdf((1 - points[:, j]) / h[:, j]) - norm.cdf(-points[:, j] / h[:, j])
+        dens = norm.pdf((x[:, j, None] - points[None, :, j]) / h[None, :, j]) / (
+            h[None, :, j] * mass[None, :])
+        total += np.log((dens.sum(axis=1) + prior_weight) / (m + prior_weight))
+    return total
+
+
+def test_independent_twin_is_the_per_parameter_mixture():
+    from tunelab.searchers._kde import ParzenEstimator
+    from tunelab.searchers.tpe import cube_layout
+
+    space = Space(a=Float(0, 1), b=Float(0, 1), c=Float(0, 1))
+    rng = np.random.default_rng(4)
+    points = rng.random((40, 3))
+    points[0] = [0.001, 0.999, 0.5]  # kernels cut by both edges
+    joint = ParzenEstimator(points, cube_layout(space), min_bandwidth=0.02,
+                            bandwidth_cap=0.05)
+    twin = joint.independent()
+    assert not twin.multivariate
+    assert np.all(twin.bandwidth >= joint.bandwidth)  # no cap on the twin
+    assert np.any(twin.bandwidth > joint.bandwidth)
+    x = rng.random((25, 3))
+    expected = _truncated_mixture_log_pdf(points, twin.bandwidth, x, 1.0)
+    np.testing.assert_allclose(twin.log_pdf(x), expected, rtol=1e-9, atol=1e-9)
+    fresh = ParzenEstimator(points, cube_layout(space), min_bandwidth=0.02,
+                            multivariate=False)
+    np.testing.assert_allclose(fresh.log_pdf(x), expected, rtol=1e-9, atol=1e-9)
+
+
+def test_marginal_opinion_changes_proposals_and_is_in_the_spec():
+    space = Space(x=Float(-5, 5), y=Float(-5, 5))
+    rng = np.random.default_rng(0)
+    history = []
+    for i in range(30):
+        config = space.sample(rng)
+        history.append(Trial(i, TrialStatus.COMPLETE, config,
+                             value=(config["x"] - 1) ** 2 + (config["y"] + 2) ** 2))
+    both = TPESearcher(seed=1).suggest(space, history, 30)
+    joint_only = TPESearcher(seed=1, marginals=False).suggest(space, history, 30)
+    assert both != joint_only
+    assert TPESearcher(seed=1).suggest(space, history, 30) == both  # deterministic
+    assert TPESearcher().spec()["marginals"] is True
+    assert tunelab.searchers.make_searcher({"name": "tpe", "marginals": False}).marginals is False
+
+
+def test_many_bad_trials_keep_proposals_valid_and_cheap():
+    space = Space(x=Float(0, 1), y=Float(0, 1), z=Int(1, 50))
+    rng = np.random.default_rng(2)
+    history = []
+    for i in range(600):  # ~540 bad trials: the per-parameter model takes a sample
+        config = space.sample(rng)
+        history.append(Trial(i, TrialStatus.COMPLETE, config,
+                             value=config["x"] + abs(config["y"] - 0.3) + config["z"] / 50))
+    searcher = TPESearcher(seed=0)
+    first = searcher.suggest(space, history, 600)
+    assert space.validate(first) == first
+    assert searcher.suggest(space, history, 600) == first
+    assert first["x"] < 0.5  # follows the good region
 
 
 # ------------------------------------------------------------------ BOHB

@@ -78,10 +78,13 @@ class ParzenEstimator:
         min_bandwidth: float = 0.0,
         multivariate: bool = True,
         bandwidth_cap: float | None = None,
+        _gaps: np.ndarray | None = None,
     ) -> None:
         self.multivariate = multivariate
+        self._min_bandwidth = min_bandwidth
         self._prior_weight = prior_weight
         self._quad: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._marginal_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.layout = layout
         self.points = points
         m, d = points.shape
@@ -97,7 +100,8 @@ class ParzenEstimator:
         self.move = np.where(cat, (k - 1) / np.maximum(k, 1) * min(0.5, 0.6 * factor), 0.0)
         # normalisers of the truncated kernels, per point and coordinate
         plain = bool(active.all()) and not cat.any()  # numbers only, all active
-        gaps = _neighbor_bandwidths(points, floor)
+        gaps = _neighbor_bandwidths(points, floor) if _gaps is None else _gaps
+        self._gaps = gaps
         if bandwidth_cap is not None and m:
             cap = np.maximum(bandwidth_cap * factor, floor)  # never below the floor
             gaps = (np.minimum(gaps, cap[None, :]) if plain
@@ -118,6 +122,7 @@ class ParzenEstimator:
         log_norm = -log_mass - np.log(h) - _LOG_SQRT_2PI
         self._log_norm = log_norm if plain else np.where(active & num, log_norm, 0.0)
         self._active = active
+        self._plain = plain
         self._log_prior = -float(np.log(np.where(cat, k, 1)).sum())
         total = m + prior_weight
         self._log_w_point = math.log(1.0 / total) if m else -math.inf
@@ -127,6 +132,14 @@ class ParzenEstimator:
         self._cat_idx = (np.full(points.shape, -1, dtype=np.int64) if plain else np.where(
             active & cat, np.floor(np.nan_to_num(points) * np.maximum(k, 1)), -1
         ).astype(np.int64))
+
+    def independent(self) -> ParzenEstimator:
+        """The same points as independent one-dimensional mixtures with no bandwidth
+        cap (what ``multivariate=False`` and ``bandwidth_cap=None`` give), reusing this
+        estimator's neighbour gaps."""
+        return ParzenEstimator(self.points, self.layout, prior_weight=self._prior_weight,
+                               min_bandwidth=self._min_bandwidth, multivariate=False,
+                               _gaps=self._gaps)
 
     # ------------------------------------------------------------------ density
 
@@ -193,6 +206,22 @@ class ParzenEstimator:
     ) -> np.ndarray:
         """Sum over coordinates of one-dimensional mixtures (univariate TPE)."""
         n, d = x.shape
+        if self._plain and x_active.all() and self._prior_weight > 0:
+            # numbers only, every coordinate active: all coordinates at once, one row of
+            # kernels per (coordinate, candidate). The prior's share keeps every density
+            # away from 0, so kernels that underflow to 0 change nothing.
+            if self._marginal_cache is None:
+                self._marginal_cache = (self._mu.T.copy(), (1.0 / self._h).T.copy(),
+                                        np.exp(self._log_norm).T.copy())
+            mu_t, inv_h_t, norm_t = self._marginal_cache  # d x m each
+            z = (xv.T[:, :, None] - mu_t[:, None, :]) * inv_h_t[:, None, :]  # d x n x m
+            np.multiply(z, z, out=z)
+            np.multiply(z, -0.5, out=z)
+            np.exp(z, out=z)
+            mass = np.einsum("dnm,dm->dn", z, norm_t)  # d x n
+            out: np.ndarray = np.log((mass + self._prior_weight)
+                                     / (self.m + self._prior_weight)).sum(axis=0)
+            return out
         total = np.zeros(n)
         for j in range(d):
             act = self._active[:, j]
