@@ -23,7 +23,9 @@ cross-validation over the building datasets (``tunelab.portfolio.cross_validate`
 each model's portfolio greedily (``tunelab.portfolio.build_portfolio``) and writes
 ``src/tunelab/portfolio/builtin/<model>.yaml`` with its space, metric and provenance.
 Rerunning ``collect`` with a larger ``--candidates`` extends the pool on every dataset.
-``evaluate`` writes ``docs/benchmarks/portfolio-sklearn.md`` from the journal and the
+``evaluate`` writes ``docs/benchmarks/portfolio-sklearn.md`` from the journal, the
+held-out train/validation/test journal of ``benchmarks/portfolio_sklearn_holdout.py`` (the
+headline protocol: select on validation, judge on test; run its ``collect`` first) and the
 portfolio files. Models, spaces, datasets and the split rule: ``portfolio_sklearn_models``.
 """
 

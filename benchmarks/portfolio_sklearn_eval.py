@@ -205,9 +205,11 @@ def _fmt(x: float, digits: int = 4) -> str:
 
 
 def report() -> int:
+    from benchmarks.portfolio_sklearn_holdout import HOLDOUT_JOURNAL, holdout_results
     from benchmarks.portfolio_sklearn_report import write_report
 
     journal = read_journal()
+    test_journal = read_journal(HOLDOUT_JOURNAL)
     results = {}
     for name, model in MODELS.items():
         path = BUILTIN / f"{name}.yaml"
@@ -218,10 +220,12 @@ def report() -> int:
 
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         rows = held_out_rows(model, journal, data["configs"])
+        test_rows = holdout_results(model, data["configs"], test_journal)
         results[name] = {"rows": rows, "file": data,
                          "regret": [_cells(r, regret) for r in rows],
-                         "acc": [_cells(r, lambda _r, v: v) for r in rows]}
-    write_report(results, journal)
+                         "acc": [_cells(r, lambda _r, v: v) for r in rows],
+                         "test": test_rows}
+    write_report(results, journal, test_journal)
     print(f"wrote {REPORT}")
     return 0
 

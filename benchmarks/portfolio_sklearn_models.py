@@ -193,8 +193,10 @@ def _numeric(column: list[str]) -> np.ndarray:
         return np.array([float(codes[v]) for v in column])
 
 
-@lru_cache(maxsize=4)
-def load(name: str) -> Data:
+def prepare(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(features, labels 0..k-1) of a PMLB dataset: classes with fewer than
+    :data:`MIN_CLASS_ROWS` rows dropped, then subsampled to :data:`MAX_ROWS` rows
+    (stratified, seed 0) when larger. Shared by both evaluation protocols."""
     from sklearn.model_selection import train_test_split
 
     target = _index()[name]["target"]
@@ -209,6 +211,16 @@ def load(name: str) -> Data:
     x, y = x[keep], np.unique(y[keep], return_inverse=True)[1]
     if len(y) > MAX_ROWS:
         x, _, y, _ = train_test_split(x, y, train_size=MAX_ROWS, stratify=y, random_state=0)
+    return x, y
+
+
+@lru_cache(maxsize=4)
+def load(name: str) -> Data:
+    """The validation-only protocol's split: :func:`prepare`, then one stratified 2/3
+    train, 1/3 validation split (seed 0)."""
+    from sklearn.model_selection import train_test_split
+
+    x, y = prepare(name)
     xt, xv, yt, yv = train_test_split(x, y, test_size=1 / 3, stratify=y, random_state=0)
     return Data(xt, yt.astype(np.int64), xv, yv.astype(np.int64))
 
@@ -217,7 +229,7 @@ def evaluate(model: str, dataset: str, config: Mapping[str, Any]) -> tuple[float
     """(balanced accuracy on the validation third, CPU seconds) of one fit."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import balanced_accuracy_score
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
     data = load(dataset)
     params = {k: v for k, v in config.items()}
