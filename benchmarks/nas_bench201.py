@@ -167,12 +167,17 @@ accordingly; it is *not* BOHB.
 REINFORCE and BOHB as mean ± std over 500 runs. Its table itself is not in the reference
 corpus available here; what could be verified, each from the source named:
 
-| row | CIFAR-10 valid | CIFAR-10 test | CIFAR-100 valid | CIFAR-100 test | source |
+| row | C-10 valid | C-10 test | C-100 valid | C-100 test | source |
 |---|---|---|---|---|---|
-| best cell ("optimal") | 91.61 | 94.37 | 73.49 | 73.51 | EEEA-Net (Termritthikun et al., Eng. Appl. of AI 2021), Table 9, quoting the NB201 paper; a zero-shot NAS paper's Table 2 has the same row |
-| REINFORCE | 91.09 ± 0.37 | 93.85 ± 0.37 | — | — | EEEA-Net, Table 9 (its CIFAR-100 cells disagree with another copy, so they are left out); test also in the RMI-NAS README |
-| RS | — | 93.70 ± 0.36 | — | — | LLMatic, Table 1, as quoted by a review |
-| REA, BOHB | — | — | — | — | not found in any source here; not guessed |
+| best cell ("optimal") | 91.61 | 94.37 | 73.49 | 73.51 | [1], [2] |
+| REINFORCE | 91.09 ± 0.37 | 93.85 ± 0.37 | — | — | [1]; test also [3] |
+| RS | — | 93.70 ± 0.36 | — | — | [4] |
+| REA, BOHB | — | — | — | — | not found; not guessed |
+
+[1] EEEA-Net (Termritthikun et al., Eng. Appl. of AI 2021), Table 9, which quotes the
+NB201 paper (its CIFAR-100 REINFORCE cells disagree with [3], so they are left out);
+[2] a zero-shot NAS paper's Table 2 (the same row); [3] the RMI-NAS README; [4] LLMatic,
+Table 1, as quoted by a review.
 
 The "optimal" row matches the best cells of the tables used below (91.61 and 73.49),
 which confirms the data. The comparison is approximate at best: the paper searched on

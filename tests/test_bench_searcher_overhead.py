@@ -1,0 +1,31 @@
+"""The searcher-overhead report: verdicts and growth from given measurements."""
+
+from __future__ import annotations
+
+from benchmarks import searcher_overhead as so
+
+
+def _result(tpe_1000: float, gp_300_mean: float) -> dict[str, list[dict[str, float]]]:
+    return {
+        "tpe": [{"trials": 100, "tunelab": 1.0, "optuna": 3.0},
+                {"trials": 1000, "tunelab": tpe_1000, "optuna": 12.0}],
+        "gp": [{"trials": 100, "tunelab": 8.0, "tunelab_mean": 9.0, "optuna": 80.0,
+                "optuna_mean": 90.0},
+               {"trials": 300, "tunelab": 30.0, "tunelab_mean": gp_300_mean,
+                "optuna": 900.0, "optuna_mean": 950.0}],
+    }
+
+
+def test_report_states_both_limits_and_the_growth() -> None:
+    text = so.render(_result(1.5, 40.0), 60.0, ("1.0", "1.0"), "cmd")
+    assert "Limit 2 ms at 1,000 trials: met (1.50 ms)" in text
+    assert "Limit 100 ms at 300 trials: met (mean 40.0 ms)" in text
+    assert "grows 1.5x for 10x the trials (0.15 of linear)" in text
+    assert "| 1,000 | 1.50 | 12.00 | 8.0x |" in text
+    assert "| 90-99 | 8.0 | 9.0 | 80.0 | 90.0 | 10.0x |" in text
+
+
+def test_report_says_not_met_when_over_the_limits() -> None:
+    text = so.render(_result(2.5, 120.0), 60.0, ("1.0", "1.0"), "cmd")
+    assert "Limit 2 ms at 1,000 trials: **not met** (2.50 ms)" in text
+    assert "Limit 100 ms at 300 trials: **not met** (mean 120.0 ms)" in text
