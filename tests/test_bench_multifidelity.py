@@ -220,11 +220,13 @@ def test_mf_suite_plan() -> None:
         problem = next(p for p in the_plan.problems if p.name == task.problem)
         assert task.incumbent == "full"
         full = 100 * problem.max_steps
-        if task.method in suite.budget_caps and task.seed >= suite.uncapped_seeds:
+        if task.method in suite.budget_caps and task.seed >= suite.uncapped_below(problem.family):
             assert task.budget == suite.budget_caps[task.method] * problem.max_steps
         else:
             assert task.budget == full
         assert task.workers in (4, 16)
+    hartmann = [t for t in the_plan.tasks if t.family == "mf-synthetic"]
+    assert hartmann and all(t.budget == 100 * 100 for t in hartmann)  # never capped
     extra = [t for t in the_plan.tasks if t.workers == 16]
     assert extra and all(t.method == "tunelab-asha" and t.family == "yahpo" for t in extra)
     assert len({t.seed for t in the_plan.tasks}) >= 20
@@ -281,3 +283,23 @@ def test_mf_report_from_tiny_runs(tmp_path: Path) -> None:
         assert all(r["verdict"] in ("yes", "no") for r in direct)
         assert all(r["cells"] == 3 for r in direct)
         assert np.isnan(stats.regret["optuna-random-hyperband"][problem.name][1][-1])
+
+
+def test_capping_is_judged_per_family() -> None:
+    from benchmarks.harness.mf_report import MULTIPLES, MFStats, _span
+
+    full = np.linspace(0.5, 0.1, len(MULTIPLES))
+    capped = full.copy()
+    capped[MULTIPLES.index(50):] = np.nan  # ran to 20 x only
+    regret = {
+        "tunelab-asha": {"hart": {0: full, 1: full}, "lc": {0: full, 1: full}},
+        "optuna-tpe-sha": {"hart": {0: full, 1: full}, "lc": {0: full, 1: capped}},
+    }
+    problems = {"hart": {"family": "mf-synthetic"}, "lc": {"family": "yahpo"}}
+    stats = MFStats(regret, problems, list(regret), ["mf-synthetic", "yahpo"], {})
+    assert stats.capped(stats.family_problems("mf-synthetic")) == {}
+    assert stats.full_seeds(stats.family_problems("mf-synthetic")) == [0, 1]
+    assert stats.capped(stats.family_problems("yahpo")) == {"optuna-tpe-sha": 20}
+    assert stats.full_seeds(stats.family_problems("yahpo")) == [0]
+    assert stats.capped() == {"optuna-tpe-sha": 20} and stats.full_seeds() == [0]
+    assert _span([0, 1, 2, 3]) == "0..3" and _span([0, 2]) == "0, 2" and _span([4]) == "4"

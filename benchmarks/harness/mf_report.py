@@ -76,21 +76,23 @@ class MFStats:
                     rows.append(r)
         return keys, np.array(rows).reshape(len(rows), len(MULTIPLES))
 
-    def full_seeds(self) -> list[int]:
-        """Seeds on which every method ran every problem to the largest budget."""
+    def full_seeds(self, problems: Sequence[str] | None = None) -> list[int]:
+        """Seeds on which every method ran every problem (of ``problems``) to the largest
+        budget."""
         seeds: set[int] | None = None
         for m in self.methods:
-            for p in self.problems:
+            for p in (self.problems if problems is None else problems):
                 got = {s for s, r in self.regret.get(m, {}).get(p, {}).items()
                        if not np.isnan(r[-1])}
                 seeds = got if seeds is None else seeds & got
         return sorted(seeds or ())
 
-    def capped(self) -> dict[str, int]:
-        """Methods with runs short of the largest budget -> their smallest multiple."""
+    def capped(self, problems: Sequence[str] | None = None) -> dict[str, int]:
+        """Methods with runs (on ``problems``) short of the largest budget -> their
+        smallest multiple."""
         out: dict[str, int] = {}
         for m in self.methods:
-            for p in self.problems:
+            for p in (self.problems if problems is None else problems):
                 for r in self.regret.get(m, {}).get(p, {}).values():
                     if np.isnan(r[-1]):
                         last = max(MULTIPLES[j] for j in range(len(MULTIPLES))
@@ -101,6 +103,13 @@ class MFStats:
     def family_problems(self, family: str | None) -> list[str]:
         return [p for p, rec in self.problems.items()
                 if family is None or rec["family"] == family]
+
+
+def _span(seeds: Sequence[int]) -> str:
+    """``0..19`` for a run of seeds, else the list."""
+    if len(seeds) > 1 and list(seeds) == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}..{seeds[-1]}"
+    return ", ".join(map(str, seeds))
 
 
 def mf_stats(data: Mapping[str, Any]) -> MFStats:
@@ -521,13 +530,18 @@ def write_mf_report(
                                             for f in stats.families]
     scopes.append((None, "overall"))
     capped = stats.capped()
-    full_seeds = stats.full_seeds()
     all_seeds = list(meta.get("seeds", []))
-    cap_text = (", ".join(f"{m} ({c}x)" for m, c in capped.items()) if capped else "")
-    full_text = (f"{full_seeds[0]}..{full_seeds[-1]}" if len(full_seeds) > 1
-                 else ", ".join(map(str, full_seeds)))
-    direct = [m for m in MULTIPLES if not capped or m <= min(capped.values())]
-    beyond = [m for m in MULTIPLES if m not in direct]
+    # per scope: the capped methods, the seeds where every method ran to 100 x, and the
+    # budgets every run reached (direct) or only some (beyond)
+    scope_capped = {fam: stats.capped(stats.family_problems(fam)) for fam, _ in scopes}
+    scope_full = {fam: stats.full_seeds(stats.family_problems(fam)) for fam, _ in scopes}
+    scope_direct = {fam: [m for m in MULTIPLES if not c or m <= min(c.values())]
+                    for fam, c in scope_capped.items()}
+    capped_families = [(fam, label) for fam, label in scopes[:-1] if scope_capped[fam]]
+    cap_text = "; ".join(
+        f"on {label}, " + ", ".join(f"{m} ({c}x)" for m, c in scope_capped[fam].items())
+        + f" (to 100 x on seeds {_span(scope_full[fam])} only)"
+        for fam, label in capped_families)
 
     lines: list[str] = []
     w = lines.append
@@ -568,8 +582,8 @@ def write_mf_report(
         w(f"- **Not every method ran to 100 x on every seed.** {cap_text}: these start "
           "hundreds to thousands of trials per run, and Optuna's TPE costs more per trial "
           "as trials accumulate, so at 100 x they would need several CPU-hours (measured "
-          "costs below); they ran to their cap on every seed and to 100 x on seeds "
-          f"{full_text} only. The tables say which seeds each number uses.")
+          "costs below); they ran to their cap on every other seed. The tables say which "
+          "seeds each number uses.")
     w("")
     w("| family | tasks | max resource (steps) | budget per run | workers |")
     w("|---|---:|---:|---|---:|")
@@ -646,15 +660,18 @@ def write_mf_report(
       "paired by (task, seed), with a 95% bootstrap interval; *W/L* counts the (task, "
       "seed) cells where tunelab's regret is lower / higher.")
     w("")
-    if beyond:
-        w(f"Rows at {', '.join(f'{m}x' for m in direct)} use all {len(all_seeds)} seeds, "
-          "every method having run there. At "
+    for fam, label in [sc for sc in scopes if scope_capped[sc[0]]]:
+        direct, full_text = scope_direct[fam], _span(scope_full[fam])
+        beyond = [m for m in MULTIPLES if m not in direct]
+        w(f"{label} rows at {', '.join(f'{m}x' for m in direct)} use all "
+          f"{len(all_seeds)} seeds, every method having run there. At "
           f"{', '.join(f'{m}x' for m in beyond)} two checks: (a) seeds {full_text}, where "
           "every method ran to 100 x: a direct but small comparison; (b) all seeds, each "
           "capped run's regret at its cap standing in for the missing budgets: regret "
           "never rises with the budget, so that is an upper bound on the pair's regret "
           "there. With (b), tunelab higher than the bound is a conclusive **no**; lower "
-          "is marked *vs bound only* (not proven).")
+          "is marked *vs bound only* (not proven). Scopes not named here ran every "
+          "method to 100 x on every seed: all their rows use all seeds.")
         w("")
     w("| scope | budget | seeds | tunelab best | mean | Optuna best | mean "
       "| difference [95% CI] | W/L | met |")
@@ -662,6 +679,9 @@ def write_mf_report(
     summary: dict[str, list[str]] = {}
     n_all = f"all {len(all_seeds)}"
     for fam, label in scopes:
+        direct, full_seeds = scope_direct[fam], scope_full[fam]
+        beyond = [m for m in MULTIPLES if m not in direct]
+        full_text = _span(full_seeds)
         rows = goal_check(stats, fam, multiples=direct)
         _goal_rows(w, label, rows, n_all)
         verdicts = {r["multiple"]: r["verdict"] for r in rows}
@@ -710,17 +730,19 @@ def write_mf_report(
                      "methods end at their cap) and average rank", path)
         w(f"![{label}: regret and rank vs budget](img/{path.name})")
         w("")
-    if capped and full_seeds:
-        w(f"## Every method to 100 x: seeds {full_text}")
+    for fam, label in [*capped_families, *([(None, "overall")] if capped_families else [])]:
+        full_seeds = scope_full[fam]
+        if not full_seeds:
+            continue
+        probs = stats.family_problems(fam)
+        full_text = _span(full_seeds)
+        w(f"## Every method to 100 x, {label}: seeds {full_text}")
         w("")
         w(f"The same tables on the seeds where every method ran to 100 x ("
-          f"{len(full_seeds)} seeds x {len(problems)} tasks): small samples, for the "
+          f"{len(full_seeds)} seeds x {len(probs)} tasks): small samples, for the "
           "budgets above the cap.")
         w("")
-        for fam, label in scopes:
-            w(f"### {label} (seeds {full_text})")
-            w("")
-            _regret_tables(w, stats, stats.family_problems(fam), full_seeds)
+        _regret_tables(w, stats, probs, full_seeds)
 
     # per task
     w("## Per task")
