@@ -251,6 +251,8 @@ class ParzenEstimator:
         from_prior = rng.random(n) < self._p_prior
         which = rng.integers(0, self.m, size=n)
         u = rng.random((n, d))
+        if self._plain:  # numbers only, all active: every coordinate at once
+            return self._sample_numbers(rng, n, out, from_prior, which, u)
         for j in range(d):
             if not self.multivariate:  # each coordinate from its own component
                 act_j = np.flatnonzero(self._active[:, j])
@@ -279,6 +281,33 @@ class ParzenEstimator:
                 v = mu + h * ndtri(np.clip(p, 1e-12, 1 - 1e-12))
                 out[:, j] = np.where(act, np.clip(v, 0.0, 1.0), out[:, j])
         return out
+
+
+    def _sample_numbers(
+        self, rng: np.random.Generator, n: int, out: np.ndarray, from_prior: np.ndarray,
+        which: np.ndarray, u: np.ndarray,
+    ) -> np.ndarray:
+        """:meth:`sample` when every coordinate is a number and every point is active: the
+        same draws in the same order, the truncated-Gaussian inversions done at once."""
+        d = out.shape[1]
+        if self.multivariate:
+            comp = np.broadcast_to(which[:, None], (n, d))
+            keep = np.broadcast_to(~from_prior[:, None], (n, d))
+        else:  # a component and a prior coin per coordinate, drawn coordinate by coordinate
+            comp = np.empty((n, d), dtype=np.int64)
+            keep = np.empty((n, d), dtype=bool)
+            share = self._prior_weight / (self.m + self._prior_weight)
+            for j in range(d):
+                comp[:, j] = rng.integers(0, self.m, size=n)
+                keep[:, j] = ~(rng.random(n) < share)
+        cols = np.arange(d)
+        mu = self._mu[comp, cols]
+        h = self._h[comp, cols]
+        lo, hi = ndtr(-mu / h), ndtr((1.0 - mu) / h)
+        p = lo + u * (hi - lo)
+        v = mu + h * ndtri(np.clip(p, 1e-12, 1 - 1e-12))
+        result: np.ndarray = np.where(keep, np.clip(v, 0.0, 1.0), out)
+        return result
 
 
 def _neighbor_bandwidths(points: np.ndarray, floor: np.ndarray) -> np.ndarray:
