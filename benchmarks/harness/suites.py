@@ -127,7 +127,7 @@ MF_CAPPED = ("optuna-tpe-median", "optuna-tpe-sha", "optuna-tpe-hyperband",
 MF_CAP = 20
 #: family -> seeds run to 100 x by every method (the Hartmann pairs cost 1-5 s of CPU per
 #: run at 100 x, so they run there on every seed)
-MF_UNCAPPED_SEEDS = {"mf-synthetic": 20, "yahpo": 5}
+MF_UNCAPPED_SEEDS = {"mf-synthetic": 20, "yahpo": 10}
 
 #: The model-based comparison (issue 5): tunelab's TPE and evolution against Optuna's TPE
 #: at full fidelity (GPs: the ``model-gp`` suite; BOHB: the ``mf`` suite).
