@@ -1,6 +1,7 @@
 """TPE check on Branin and Hartmann-6 at 100 evaluations, side by side with Optuna's TPE.
 
     python -m benchmarks.tpe_check [SPEC] [SEEDS] [--peer]   # e.g. '"tpe"' 150 --peer
+    python -m benchmarks.tpe_check '"gp"' 10 --only levy,ackley   # other functions
     python -m benchmarks.tpe_check --overhead
 
 SPEC is a searcher spec as JSON (default ``"tpe"``). Prints the mean best value over the
@@ -102,10 +103,15 @@ def main(argv: list[str]) -> None:
             print(f"{n} trials: tunelab TPE {ours:.2f} ms, Optuna TPE {theirs:.2f} ms CPU per "
                   f"suggestion (ratio {theirs / ours:.1f}x)", flush=True)
         return
+    names = ["branin", "hartmann6"]
+    if "--only" in argv:  # --only levy,ackley: other synthetic functions
+        at = argv.index("--only")
+        names = [n for n in argv[at + 1].split(",") if n]
+        argv = argv[:at] + argv[at + 2:]
     args = [a for a in argv if a != "--peer"]
     spec = json.loads(args[0]) if args else "tpe"
     seeds = int(args[1]) if len(args) > 1 else 10
-    for fname in ("branin", "hartmann6"):
+    for fname in names:
         runs = [("tunelab " + json.dumps(spec), [run_tunelab(fname, s, 100, spec)
                                                   for s in range(seeds)])]
         if "--peer" in argv:

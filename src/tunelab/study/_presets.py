@@ -21,7 +21,8 @@ def default_searcher(scheduler: Scheduler, seed: int | None = None) -> Searcher:
     (search-model-gp.md) find better points on smooth all-float functions (Branin,
     Hartmann-3 and -6) but not on rugged ones of the same size: at 100 evaluations over
     seeds 0-9, GP's mean best was 0.214 on Levy-4 (TPE 0.066) and 5.72 on Ackley-5 (TPE
-    4.58), so the size and types of a space do not tell which wins, and TPE stays the
+    4.58; ``python -m benchmarks.tpe_check '"gp"' 10 --only levy,ackley``, then with
+    ``'"tpe"'``), so the size and types of a space do not tell which wins, and TPE stays the
     default; pass ``searcher="gp"`` for smooth objectives of a few floats, or
     ``"random"`` for independent draws.
     """
