@@ -30,9 +30,10 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
+from benchmarks import gp_check  # noqa: E402
 from benchmarks.problems.synthetic import FUNCTIONS, box_space, point  # noqa: E402
 from tunelab import Trial, TrialStatus  # noqa: E402
-from tunelab.searchers import GPSearcher, TPESearcher  # noqa: E402
+from tunelab.searchers import TPESearcher  # noqa: E402
 from tunelab.space import Config  # noqa: E402
 
 DEFAULT_OUT = (Path(__file__).resolve().parent.parent / "docs" / "benchmarks"
@@ -94,39 +95,6 @@ def tpe_fixed_history(n: int, repeats: int) -> tuple[list[float], list[float]]:
     return a, b
 
 
-def gp_run_tunelab(trials: int, seed: int = 0) -> list[float]:
-    """CPU seconds of each proposal of a GPSearcher run on Hartmann-6."""
-    fn = FUNCTIONS["hartmann6"]
-    space = box_space(fn.bounds)
-    searcher = GPSearcher(seed=seed)
-    history: list[Trial] = []
-    cpu: list[float] = []
-    for number in range(trials):
-        t0 = time.process_time()
-        config = searcher.suggest(space, history, number)
-        cpu.append(time.process_time() - t0)
-        value = float(fn.f(point(config, fn.dim)[None])[0])
-        history.append(Trial(number, TrialStatus.COMPLETE, config, value=value))
-    return cpu
-
-
-def gp_run_optuna(trials: int, seed: int = 0) -> list[float]:
-    """CPU seconds of each proposal (ask and the parameter draws) of a GPSampler run."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    fn = FUNCTIONS["hartmann6"]
-    study = optuna.create_study(sampler=optuna.samplers.GPSampler(seed=seed))
-    cpu: list[float] = []
-    for _ in range(trials):
-        t0 = time.process_time()
-        trial = study.ask()
-        x = [trial.suggest_float(f"x{i}", lo, hi) for i, (lo, hi) in enumerate(fn.bounds)]
-        cpu.append(time.process_time() - t0)
-        study.tell(trial, float(fn.f(np.array([x]))[0]))
-    return cpu
-
-
 def _ms(xs: Sequence[float]) -> float:
     return 1000.0 * statistics.median(xs)
 
@@ -145,8 +113,8 @@ def measure(quick: bool, say: Callable[[str], None]) -> dict[str, list[dict[str,
         say(f"TPE {n} trials: tunelab {row['tunelab']:.2f} ms, Optuna {row['optuna']:.2f} ms")
         tpe_rows.append(row)
     gp_trials = 100 if quick else 300
-    ours_gp = gp_run_tunelab(gp_trials)
-    theirs_gp = gp_run_optuna(gp_trials)
+    _, ours_gp = gp_check.run("hartmann6", 0, gp_trials)
+    _, theirs_gp = gp_check.run_optuna("hartmann6", 0, gp_trials)
     gp_rows = []
     for end in sorted({100, gp_trials}):
         a, b = ours_gp[end - 10:end], theirs_gp[end - 10:end]
