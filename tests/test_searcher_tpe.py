@@ -179,19 +179,54 @@ def test_marginal_opinion_changes_proposals_and_is_in_the_spec():
     assert tunelab.searchers.make_searcher({"name": "tpe", "marginals": False}).marginals is False
 
 
-def test_many_bad_trials_keep_proposals_valid_and_cheap():
+def test_many_bad_trials_keep_proposals_valid_and_cheap(monkeypatch):
+    from tunelab.searchers import tpe as tpe_module
+
     space = Space(x=Float(0, 1), y=Float(0, 1), z=Int(1, 50))
     rng = np.random.default_rng(2)
     history = []
-    for i in range(600):  # ~540 bad trials: the per-parameter model takes a sample
+    for i in range(600):  # 540 bad trials: the bad set's models take a sample of them
         config = space.sample(rng)
         history.append(Trial(i, TrialStatus.COMPLETE, config,
                              value=config["x"] + abs(config["y"] - 0.3) + config["z"] / 50))
+    for i in range(600, 603):  # pending trials all stay in the bad set
+        history.append(Trial(i, TrialStatus.RUNNING, space.sample(rng)))
+    sizes = []
+    real = tpe_module.ParzenEstimator
+
+    def counting(points, *args, **kwargs):
+        sizes.append(len(points))
+        return real(points, *args, **kwargs)
+
+    monkeypatch.setattr(tpe_module, "ParzenEstimator", counting)
     searcher = TPESearcher(seed=0)
-    first = searcher.suggest(space, history, 600)
+    first = searcher.suggest(space, history, 603)
+    assert sizes == [25, tpe_module._BAD_POINTS + 3]  # max_good good ones, the bad sample
     assert space.validate(first) == first
-    assert searcher.suggest(space, history, 600) == first
+    assert searcher.suggest(space, history, 603) == first
     assert first["x"] < 0.5  # follows the good region
+
+
+def test_bad_sample_is_evenly_spaced_by_rank(monkeypatch):
+    from tunelab.searchers import tpe as tpe_module
+
+    space = Space(x=Float(0, 1))
+    n = 2 * tpe_module._BAD_POINTS + 50
+    history = [Trial(i, TrialStatus.COMPLETE, {"x": i / n}, value=float(i)) for i in range(n)]
+    seen = []
+    real = tpe_module.ParzenEstimator
+
+    def recording(points, *args, **kwargs):
+        seen.append(np.array(points))
+        return real(points, *args, **kwargs)
+
+    monkeypatch.setattr(tpe_module, "ParzenEstimator", recording)
+    TPESearcher(seed=0).suggest(space, history, n)
+    good, bad = seen
+    assert len(good) == 25 and len(bad) == tpe_module._BAD_POINTS
+    ranks = np.round(bad[:, 0] * n).astype(int)  # value i sits at x = i / n
+    assert ranks[0] == 25 and ranks[-1] == n - 1  # the best and the worst bad trial
+    assert np.all(np.diff(ranks) >= 1) and np.ptp(np.diff(ranks)) <= 1  # even steps
 
 
 # ------------------------------------------------------------------ BOHB
@@ -283,3 +318,50 @@ def test_sampling_all_coordinates_at_once_matches_the_coordinate_loop(multivaria
         b = loop.sample(np.random.default_rng(seed), 24)
         assert np.array_equal(a, b)  # the same draws, bit for bit
         assert a.min() >= 0.0 and a.max() <= 1.0
+
+
+# ------------------------------------------------------------------ fast paths
+
+
+def test_row_sort_matches_the_stable_sort_with_and_without_ties():
+    from tunelab.searchers._kde import _stable_argsort_rows
+
+    rng = np.random.default_rng(0)
+    a = rng.random((4, 300))
+    a[1] = np.round(a[1] * 10) / 10  # many ties
+    a[2, ::7] = np.inf  # inactive points sort last, tied
+    order, srt = _stable_argsort_rows(a)
+    np.testing.assert_array_equal(order, np.argsort(a, axis=1, kind="stable"))
+    np.testing.assert_array_equal(srt, np.sort(a, axis=1))
+
+
+@pytest.mark.parametrize("case", ["one step", "ties", "numbers out of order", "steps"])
+def test_ranked_order_matches_the_three_key_sort(case):
+    from tunelab.searchers._observations import Observations
+
+    rng = np.random.default_rng(1)
+    n = 200
+    loss = rng.random(n)
+    step = np.full(n, np.inf)
+    numbers = np.arange(n)
+    if case == "ties":
+        loss = np.round(loss * 5)
+    elif case == "numbers out of order":
+        loss = np.round(loss * 5)
+        numbers = rng.permutation(n)
+    elif case == "steps":
+        step = rng.integers(1, 4, size=n).astype(float)
+    obs = Observations(np.zeros((n, 1)), loss, step, numbers, np.zeros((0, 1)))
+    np.testing.assert_array_equal(obs.ranked(), np.lexsort((numbers, loss, -step)))
+
+
+def test_row_logsumexp_is_exact_and_keeps_empty_rows():
+    from scipy.special import logsumexp
+
+    from tunelab.searchers._kde import _logsumexp_rows
+
+    a = np.array([[0.0, -1.0, -2000.0], [5.0, 5.0, -np.inf], [-800.0, -3000.0, -801.0]])
+    np.testing.assert_allclose(_logsumexp_rows(a), logsumexp(a, axis=1), rtol=1e-15)
+    empty = np.array([[-np.inf, -np.inf], [1.0, 2.0]])
+    out = _logsumexp_rows(empty)
+    assert out[0] == -np.inf and out[1] == pytest.approx(logsumexp([1.0, 2.0]), rel=1e-15)

@@ -92,7 +92,8 @@ class Searcher(ABC):
 
     def rng(self, number: int) -> np.random.Generator:
         """The generator for trial ``number``: independent of every other trial's."""
-        return np.random.default_rng([self.seed, number])
+        # what default_rng([seed, number]) gives, without its argument checks
+        return np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.seed, number])))
 
     def spec(self) -> dict[str, Any]:
         """The JSON-ready description from which :func:`make_searcher` rebuilds this one."""

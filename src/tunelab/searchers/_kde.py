@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy.special import ndtr, ndtri
@@ -18,6 +19,9 @@ from scipy.special import ndtr, ndtri
 __all__ = ["CubeLayout", "ParzenEstimator"]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+#: Exponents below this are raised to it before exp() (e^-500 ~ 7e-218: far below what
+#: a sum that includes the prior's share can resolve, and clear of exp's slow underflow path)
+_EXPONENT_FLOOR = -500.0
 
 
 @dataclass(frozen=True)
@@ -34,9 +38,19 @@ class CubeLayout:
     min_bandwidth: np.ndarray
     centers: tuple[np.ndarray | None, ...]
 
-    @property
+    @cached_property
     def categorical(self) -> np.ndarray:
         return self.n_choices > 0
+
+    @cached_property
+    def any_categorical(self) -> bool:
+        return bool(self.categorical.any())
+
+    @cached_property
+    def log_uniform(self) -> np.ndarray:
+        """Per coordinate: the log density of the uniform distribution (0, or -log k)."""
+        out: np.ndarray = -np.log(np.where(self.categorical, self.n_choices, 1).astype(float))
+        return out
 
     def snap(self, x: np.ndarray) -> np.ndarray:
         """Move discrete coordinates of the rows of ``x`` to the nearest value's position."""
@@ -97,9 +111,10 @@ class ParzenEstimator:
         factor = max(m, 1) ** (-1.0 / (d + 4))
         # --- categorical: probability of moving off the observed choice
         k = layout.n_choices
-        self.move = np.where(cat, (k - 1) / np.maximum(k, 1) * min(0.5, 0.6 * factor), 0.0)
+        plain = not layout.any_categorical and bool(active.all())  # numbers, all active
+        self.move = (np.zeros(d) if not layout.any_categorical else
+                     np.where(cat, (k - 1) / np.maximum(k, 1) * min(0.5, 0.6 * factor), 0.0))
         # normalisers of the truncated kernels, per point and coordinate
-        plain = bool(active.all()) and not cat.any()  # numbers only, all active
         gaps = _neighbor_bandwidths(points, floor) if _gaps is None else _gaps
         self._gaps = gaps
         if bandwidth_cap is not None and m:
@@ -123,7 +138,7 @@ class ParzenEstimator:
         self._log_norm = log_norm if plain else np.where(active & num, log_norm, 0.0)
         self._active = active
         self._plain = plain
-        self._log_prior = -float(np.log(np.where(cat, k, 1)).sum())
+        self._log_prior = float(layout.log_uniform.sum())
         total = m + prior_weight
         self._log_w_point = math.log(1.0 / total) if m else -math.inf
         self._log_w_prior = math.log(prior_weight / total) if prior_weight > 0 else -math.inf
@@ -149,9 +164,12 @@ class ParzenEstimator:
         if self.m == 0:
             return np.full(n, self._log_prior + self._log_w_prior)
         x_active = ~np.isnan(x)
-        xv = np.nan_to_num(x, nan=0.5)
+        every = bool(x_active.all())
+        xv = x if every else np.nan_to_num(x, nan=0.5)
         if not self.multivariate:
             return self._log_pdf_independent(x, x_active, xv)
+        if self._plain and every:
+            return self._log_pdf_numbers(x)
         num = ~self._cat
         if x_active.all() and self._active.all():
             # every coordinate active: the Gaussian exponents as matrix products
@@ -178,14 +196,27 @@ class ParzenEstimator:
                 if term is not None:
                     log_k += np.where(both[:, :, j], term, 0.0)
         # coordinates where x is active but a point is not: uniform density (1 or 1/k)
-        k_all = np.where(self._cat, self.layout.n_choices, 1).astype(float)
-        log_uniform = -np.log(k_all)
+        log_uniform = self.layout.log_uniform
         if self._cat.any():
             missing = x_active[:, None, :] & ~self._active[None, :, :]
             log_k += (missing * log_uniform[None, None, :]).sum(axis=2)
         mixture = _logsumexp_rows(log_k) + self._log_w_point
         prior = self._log_w_prior + (x_active * log_uniform[None, :]).sum(axis=1)
         return np.logaddexp(mixture, prior)
+
+    def _log_pdf_numbers(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`log_pdf` (multivariate) when every coordinate is an active number: the
+        Gaussian exponents as matrix products; the prior's density is 1."""
+        if self._quad is None:
+            inv = 1.0 / self._h ** 2  # m x d
+            mu = self._mu
+            self._quad = (inv.T.copy(), (mu * inv).T.copy(),
+                          -0.5 * (mu * mu * inv).sum(axis=1) + self._log_norm.sum(axis=1))
+        inv_t, mu_inv_t, const = self._quad
+        log_k = -0.5 * ((x * x) @ inv_t) + x @ mu_inv_t + const
+        out: np.ndarray = np.logaddexp(_logsumexp_rows(log_k) + self._log_w_point,
+                                       self._log_w_prior)
+        return out
 
     def _term(self, j: int, xj: np.ndarray) -> np.ndarray | None:
         """Log kernel of every point in coordinate ``j`` at values ``xj`` (n x m)."""
@@ -217,6 +248,9 @@ class ParzenEstimator:
             z = (xv.T[:, :, None] - mu_t[:, None, :]) * inv_h_t[:, None, :]  # d x n x m
             np.multiply(z, z, out=z)
             np.multiply(z, -0.5, out=z)
+            # exp() is several times slower where it underflows; a kernel below e^-500 of
+            # its peak adds nothing next to the prior's share, so its exponent is clamped
+            np.maximum(z, _EXPONENT_FLOOR, out=z)
             np.exp(z, out=z)
             mass = np.einsum("dnm,dm->dn", z, norm_t)  # d x n
             out: np.ndarray = np.log((mass + self._prior_weight)
@@ -290,9 +324,9 @@ class ParzenEstimator:
         """:meth:`sample` when every coordinate is a number and every point is active: the
         same draws in the same order, the truncated-Gaussian inversions done at once."""
         d = out.shape[1]
-        if self.multivariate:
-            comp = np.broadcast_to(which[:, None], (n, d))
-            keep = np.broadcast_to(~from_prior[:, None], (n, d))
+        if self.multivariate:  # one component per row
+            mu, h = self._mu[which], self._h[which]
+            keep = ~from_prior[:, None]
         else:  # a component and a prior coin per coordinate, drawn coordinate by coordinate
             comp = np.empty((n, d), dtype=np.int64)
             keep = np.empty((n, d), dtype=bool)
@@ -300,9 +334,8 @@ class ParzenEstimator:
             for j in range(d):
                 comp[:, j] = rng.integers(0, self.m, size=n)
                 keep[:, j] = ~(rng.random(n) < share)
-        cols = np.arange(d)
-        mu = self._mu[comp, cols]
-        h = self._h[comp, cols]
+            cols = np.arange(d)
+            mu, h = self._mu[comp, cols], self._h[comp, cols]
         lo, hi = ndtr(-mu / h), ndtr((1.0 - mu) / h)
         p = lo + u * (hi - lo)
         v = mu + h * ndtri(np.clip(p, 1e-12, 1 - 1e-12))
@@ -320,22 +353,41 @@ def _neighbor_bandwidths(points: np.ndarray, floor: np.ndarray) -> np.ndarray:
     allv = np.empty((d, m + 1))
     allv[:, :m] = np.where(nan, np.inf, points).T if any_nan else points.T
     allv[:, m] = 0.5
-    order = np.argsort(allv, axis=1, kind="stable")  # ties: the same order every time
-    srt = np.take_along_axis(allv, order, axis=1)
+    order, srt = _stable_argsort_rows(allv)
     pad = np.empty((d, m + 3))  # 0, the sorted values (inactive ones at 1), 1
     pad[:, 0] = 0.0
     pad[:, 1:m + 2] = np.where(np.isinf(srt), 1.0, srt) if any_nan else srt
     pad[:, m + 2] = 1.0
     best = np.maximum(srt - pad[:, :m + 1], pad[:, 2:] - srt)
     gap = np.empty_like(best)
-    np.put_along_axis(gap, order, best, axis=1)
-    out = np.clip(gap[:, :m].T, floor[None, :], 1.0)
+    gap[np.arange(d)[:, None], order] = best  # back to the points' order
+    out = np.minimum(np.maximum(gap[:, :m].T, floor[None, :]), 1.0)
     return np.where(nan, 1.0, out) if any_nan else out
+
+
+def _stable_argsort_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.argsort(a, axis=1, kind="stable")`` and the sorted rows. A row without equal
+    values has one sorted order, so the (faster) default sort is used there; rows with
+    ties are sorted again stably, so tied points keep the same order every time."""
+    order = np.argsort(a, axis=1)
+    rows = np.arange(a.shape[0])[:, None]
+    srt = a[rows, order]
+    tied = np.flatnonzero((srt[:, 1:] == srt[:, :-1]).any(axis=1))
+    if len(tied):
+        order[tied] = np.argsort(a[tied], axis=1, kind="stable")
+        srt[tied] = a[tied[:, None], order[tied]]
+    return order, srt
 
 
 def _logsumexp_rows(a: np.ndarray) -> np.ndarray:
     """log(sum(exp(a), axis=1)) without overflow (rows of -inf give -inf)."""
     top = a.max(axis=1)
+    if np.isfinite(top).all():  # every row's sum is at least 1: e^-500 terms add nothing
+        shifted = a - top[:, None]
+        np.maximum(shifted, _EXPONENT_FLOOR, out=shifted)
+        np.exp(shifted, out=shifted)
+        total: np.ndarray = np.log(shifted.sum(axis=1)) + top
+        return total
     safe = np.where(np.isfinite(top), top, 0.0)
     with np.errstate(divide="ignore"):
         out: np.ndarray = np.log(np.exp(a - safe[:, None]).sum(axis=1)) + safe

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TypeVar
@@ -48,10 +49,9 @@ class EncodingCache:
         self._switch(space)
         trials = list(history)
         old = self._trials
-        p = 0
         limit = min(len(old), len(trials))
-        while p < limit and old[p] is trials[p]:
-            p += 1
+        same = list(map(operator.is_, old[:limit], trials[:limit]))
+        p = same.index(False) if False in same else limit
         n, d = len(trials), len(space)
         if self._kind.shape[0] < n or self._x.shape[1] != d:
             size = max(n, 2 * self._kind.shape[0], 64)
@@ -142,7 +142,15 @@ class Observations:
     def ranked(self) -> np.ndarray:
         """Indices from best to worst: trials measured at a higher step first (a value
         after more training outranks one after less), then by loss; ties by number."""
-        return np.lexsort((self.numbers, self.loss, -self.step))
+        loss, step, numbers = self.loss, self.step, self.numbers
+        if len(loss) > 1 and (step == step[0]).all() and (numbers[1:] > numbers[:-1]).all():
+            # one step, numbers ascending: the order of the losses, ties in array order
+            order: np.ndarray = np.argsort(loss)
+            ranked = loss[order]
+            if not (ranked[1:] == ranked[:-1]).any():  # no ties: one order only
+                return order
+            return np.argsort(loss, kind="stable")
+        return np.lexsort((numbers, loss, -step))
 
 
 _SKIP, _VALUED, _PENDING = 0, 1, 2

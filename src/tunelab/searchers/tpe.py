@@ -21,8 +21,9 @@ __all__ = ["TPESearcher"]
 #: Discrete parameters with more values than this are modelled as continuous.
 _MAX_VALUES = 10_000
 _STARTUPS = ("sobol", "random")
-#: The per-parameter model of the bad trials uses at most this many of them.
-_MARGINAL_POINTS = 256
+#: The models of the bad trials use at most this many of them (an evenly spaced sample by
+#: rank), plus every pending trial.
+_BAD_POINTS = 200
 #: Random draws tried when every candidate repeats a known configuration.
 _RANDOM_TRIES = 256
 
@@ -86,7 +87,9 @@ class TPESearcher(Searcher):
     "tpe", "bandwidth_cap": null}' 150``) to -3.139 (``'"tpe"' 150 --peer``; Optuna's
     TPE -3.134).
     Trials still running (or queued) join the bad set with no value (a "constant liar"),
-    so parallel workers are steered away from each other's points.
+    so parallel workers are steered away from each other's points. Past 200 bad trials
+    the bad set's models use 200 of them, evenly spaced by rank (and every pending
+    trial), so a proposal's cost stops growing with the history.
 
     With ``multi_fidelity=True`` (BOHB) the model is fitted on the values reported at
     one resource: the largest resource a scheduler granted at which at least
@@ -238,7 +241,10 @@ class TPESearcher(Searcher):
         n = len(order)
         n_good = min(max(1, math.ceil(self.gamma * n)), self.max_good, n - 1) if n > 1 else 1
         good = obs.x[order[:n_good]]
-        bad = np.vstack([obs.x[order[n_good:]], obs.pending])
+        worse = obs.x[order[n_good:]]
+        if len(worse) > _BAD_POINTS:  # an evenly spaced sample by rank keeps the cost flat
+            worse = worse[np.linspace(0, len(worse) - 1, _BAD_POINTS).round().astype(int)]
+        bad = np.vstack([worse, obs.pending])
         # Kernels never narrower than 1/(n+1) of the cube (1/100 from 99 trials on).
         floor = 1.0 / min(100, n + 1)
         l_model = ParzenEstimator(good, layout, prior_weight=self.prior_weight,
@@ -253,12 +259,7 @@ class TPESearcher(Searcher):
             # A second opinion from per-parameter (univariate) models, uncapped: half the
             # candidates come from it, and the score is the product of both ratios.
             l_marg = l_model.independent()
-            if len(bad) <= _MARGINAL_POINTS:
-                g_marg = g_model.independent()
-            else:  # an evenly spaced sample by rank keeps the cost flat
-                pick = np.linspace(0, len(bad) - 1, _MARGINAL_POINTS).round().astype(int)
-                g_marg = ParzenEstimator(bad[pick], layout, prior_weight=self.prior_weight,
-                                         min_bandwidth=floor, multivariate=False)
+            g_marg = g_model.independent()
             half = self.n_candidates // 2
             cand = np.vstack([l_model.sample(rng, self.n_candidates - half),
                               l_marg.sample(rng, half)])
@@ -270,7 +271,9 @@ class TPESearcher(Searcher):
         score = l_model.log_pdf(cand) - g_model.log_pdf(cand)
         if l_marg is not None and g_marg is not None:
             score += l_marg.log_pdf(cand) - g_marg.log_pdf(cand)
-        seen = np.nan_to_num(np.vstack([obs.x, obs.pending]), nan=-1.0)
+        seen = np.vstack([obs.x, obs.pending])
+        if np.isnan(seen).any():
+            seen = np.nan_to_num(seen, nan=-1.0)
         for i in np.argsort(-score, kind="stable"):
             c = cand[i]
             if not _contains(seen, np.nan_to_num(c, nan=-1.0)):
@@ -287,9 +290,11 @@ def _is_conditional(space: Space) -> bool:
 
 
 def _contains(rows: np.ndarray, x: np.ndarray) -> bool:
+    """Whether a row of ``rows`` equals ``x`` (to 1e-12 in every coordinate)."""
     if len(rows) == 0:
         return False
-    return bool(np.any(np.all(np.abs(rows - x) <= 1e-12, axis=1)))
+    near = np.flatnonzero(np.abs(rows[:, 0] - x[0]) <= 1e-12)  # the first coordinate first
+    return bool(len(near)) and bool(np.any(np.all(np.abs(rows[near] - x) <= 1e-12, axis=1)))
 
 
 def _check_int(name: str, value: object, low: int) -> None:
