@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Collection
 from typing import Any
@@ -243,7 +244,7 @@ class TPESearcher(Searcher):
         good = obs.x[order[:n_good]]
         worse = obs.x[order[n_good:]]
         if len(worse) > _BAD_POINTS:  # an evenly spaced sample by rank keeps the cost flat
-            worse = worse[np.linspace(0, len(worse) - 1, _BAD_POINTS).round().astype(int)]
+            worse = worse[_evenly_spaced(len(worse), _BAD_POINTS)]
         bad = np.vstack([worse, obs.pending])
         # Kernels never narrower than 1/(n+1) of the cube (1/100 from 99 trials on).
         floor = 1.0 / min(100, n + 1)
@@ -283,6 +284,14 @@ class TPESearcher(Searcher):
             if not _contains(seen, np.nan_to_num(space.encode(config), nan=-1.0)):
                 return config
         return space.decode(np.nan_to_num(cand[int(np.argmax(score))], nan=0.5))
+
+
+@functools.lru_cache(maxsize=8)
+def _evenly_spaced(n: int, k: int) -> np.ndarray:
+    """``k`` indices spread evenly over ``range(n)``, the first and the last included."""
+    picks = np.linspace(0, n - 1, k).round().astype(int)
+    picks.setflags(write=False)  # shared between calls
+    return picks
 
 
 def _is_conditional(space: Space) -> bool:
