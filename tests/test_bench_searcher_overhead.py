@@ -29,3 +29,13 @@ def test_report_says_not_met_when_over_the_limits() -> None:
     text = so.render(_result(2.5, 120.0), 60.0, ("1.0", "1.0"), "cmd")
     assert "Limit 2 ms at 1,000 trials: **not met** (2.50 ms)" in text
     assert "Limit 100 ms at 300 trials: **not met** (mean 120.0 ms)" in text
+
+
+def test_report_scales_tunelab_to_the_issue_s_optuna_figures() -> None:
+    text = so.render(_result(1.5, 40.0), 60.0, ("1.0", "1.0"), "cmd")  # Optuna 12 ms
+    assert "Optuna's TPE took 12.00 ms here" in text
+    assert "tunelab would take 2.00-2.62 ms where Optuna takes 16-21 ms (around the limit)" in text
+    text = so.render(_result(1.2, 40.0), 60.0, ("1.0", "1.0"), "cmd")
+    assert "tunelab would take 1.60-2.10 ms" in text and "(around the limit)" in text
+    text = so.render(_result(1.0, 40.0), 60.0, ("1.0", "1.0"), "cmd")
+    assert "tunelab would take 1.33-1.75 ms where Optuna takes 16-21 ms (within the limit)" in text
