@@ -365,3 +365,29 @@ def test_row_logsumexp_is_exact_and_keeps_empty_rows():
     empty = np.array([[-np.inf, -np.inf], [1.0, 2.0]])
     out = _logsumexp_rows(empty)
     assert out[0] == -np.inf and out[1] == pytest.approx(logsumexp([1.0, 2.0]), rel=1e-15)
+
+
+def test_encoding_cache_follows_appended_replaced_and_dropped_trials():
+    from tunelab.searchers._observations import EncodingCache, observe
+
+    space = Space(x=Float(0, 1), c=Categorical(["a", "b"]))
+    rng = np.random.default_rng(3)
+    history = [Trial(i, TrialStatus.COMPLETE, space.sample(rng), value=float(i))
+               for i in range(6)]
+    history.append(Trial(6, TrialStatus.RUNNING, space.sample(rng)))
+    cache = EncodingCache()
+
+    def same_as_fresh(trials):
+        cached, fresh = observe(space, trials, cache=cache), observe(space, trials)
+        for field in ("x", "loss", "step", "numbers", "pending"):
+            np.testing.assert_array_equal(getattr(cached, field), getattr(fresh, field))
+
+    same_as_fresh(history)
+    history.append(Trial(7, TrialStatus.COMPLETE, space.sample(rng), value=-1.0))  # appended
+    same_as_fresh(history)
+    history[6] = Trial(6, TrialStatus.COMPLETE, history[6].config, value=0.5)  # finished
+    same_as_fresh(history)
+    history[2] = Trial(2, TrialStatus.FAILED, history[2].config)  # replaced in the middle
+    same_as_fresh(history)
+    same_as_fresh(history[:4])  # fewer trials
+    same_as_fresh(list(reversed(history)))

@@ -50,8 +50,11 @@ class EncodingCache:
         trials = list(history)
         old = self._trials
         limit = min(len(old), len(trials))
-        same = list(map(operator.is_, old[:limit], trials[:limit]))
-        p = same.index(False) if False in same else limit
+        if all(map(operator.is_, old, trials)):  # the usual case: trials added at the end
+            p = limit
+        else:
+            same = list(map(operator.is_, old[:limit], trials[:limit]))
+            p = same.index(False)
         n, d = len(trials), len(space)
         if self._kind.shape[0] < n or self._x.shape[1] != d:
             size = max(n, 2 * self._kind.shape[0], 64)
