@@ -90,7 +90,7 @@ class TPESearcher(Searcher):
     Trials still running (or queued) join the bad set with no value (a "constant liar"),
     so parallel workers are steered away from each other's points. Past 200 bad trials
     the bad set's models use 200 of them, evenly spaced by rank (and every pending
-    trial), so a proposal's cost stops growing with the history.
+    trial), so the models' cost stops growing with the history.
 
     With ``multi_fidelity=True`` (BOHB) the model is fitted on the values reported at
     one resource: the largest resource a scheduler granted at which at least
