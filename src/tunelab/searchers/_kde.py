@@ -19,6 +19,8 @@ from scipy.special import ndtr, ndtri
 __all__ = ["CubeLayout", "ParzenEstimator"]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+#: The categorical indices of estimators with no categorical coordinate (never read).
+_NO_CHOICES = np.zeros((0, 0), dtype=np.int64)
 #: Exponents below this are raised to it before exp() (e^-500 ~ 7e-218: far below what
 #: a sum that includes the prior's share can resolve, and clear of exp's slow underflow path)
 _EXPONENT_FLOOR = -500.0
@@ -45,6 +47,18 @@ class CubeLayout:
     @cached_property
     def any_categorical(self) -> bool:
         return bool(self.categorical.any())
+
+    @cached_property
+    def no_move(self) -> np.ndarray:
+        """Zeros, one per coordinate (no categorical coordinate moves)."""
+        zeros = np.zeros(len(self.n_choices))
+        zeros.setflags(write=False)
+        return zeros
+
+    @cached_property
+    def log_prior(self) -> float:
+        """Log density of the uniform distribution on the whole cube."""
+        return float(self.log_uniform.sum())
 
     @cached_property
     def log_uniform(self) -> np.ndarray:
@@ -105,15 +119,15 @@ class ParzenEstimator:
         self.m = m
         cat = layout.categorical
         self._cat = cat
-        num = ~cat
         active = ~np.isnan(points)
         floor = np.maximum(layout.min_bandwidth, min_bandwidth)
         factor = max(m, 1) ** (-1.0 / (d + 4))
         # --- categorical: probability of moving off the observed choice
         k = layout.n_choices
         plain = not layout.any_categorical and bool(active.all())  # numbers, all active
-        self.move = (np.zeros(d) if not layout.any_categorical else
+        self.move = (layout.no_move if not layout.any_categorical else
                      np.where(cat, (k - 1) / np.maximum(k, 1) * min(0.5, 0.6 * factor), 0.0))
+        num = ~cat
         # normalisers of the truncated kernels, per point and coordinate
         gaps = _neighbor_bandwidths(points, floor) if _gaps is None else _gaps
         self._gaps = gaps
@@ -138,13 +152,14 @@ class ParzenEstimator:
         self._log_norm = log_norm if plain else np.where(active & num, log_norm, 0.0)
         self._active = active
         self._plain = plain
-        self._log_prior = float(layout.log_uniform.sum())
+        self._log_prior = layout.log_prior
         total = m + prior_weight
         self._log_w_point = math.log(1.0 / total) if m else -math.inf
         self._log_w_prior = math.log(prior_weight / total) if prior_weight > 0 else -math.inf
         self._p_prior = prior_weight / total
-        # categorical indices of the points (-1 where inactive or numeric)
-        self._cat_idx = (np.full(points.shape, -1, dtype=np.int64) if plain else np.where(
+        # categorical indices of the points (-1 where inactive or numeric; only read for
+        # categorical coordinates, so none are kept when there are none)
+        self._cat_idx = (_NO_CHOICES if plain else np.where(
             active & cat, np.floor(np.nan_to_num(points) * np.maximum(k, 1)), -1
         ).astype(np.int64))
 
@@ -163,13 +178,16 @@ class ParzenEstimator:
         n = x.shape[0]
         if self.m == 0:
             return np.full(n, self._log_prior + self._log_w_prior)
-        x_active = ~np.isnan(x)
-        every = bool(x_active.all())
-        xv = x if every else np.nan_to_num(x, nan=0.5)
+        nan = np.isnan(x)
+        if self._plain and not nan.any():  # numbers only, every coordinate active
+            if self.multivariate:
+                return self._log_pdf_numbers(x)
+            if self._prior_weight > 0:
+                return self._log_pdf_marginal_numbers(x)
+        x_active = ~nan
+        xv = np.nan_to_num(x, nan=0.5)
         if not self.multivariate:
             return self._log_pdf_independent(x, x_active, xv)
-        if self._plain and every:
-            return self._log_pdf_numbers(x)
         num = ~self._cat
         if x_active.all() and self._active.all():
             # every coordinate active: the Gaussian exponents as matrix products
@@ -218,6 +236,27 @@ class ParzenEstimator:
                                        self._log_w_prior)
         return out
 
+    def _log_pdf_marginal_numbers(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`log_pdf` (independent, with a prior) when every coordinate is an active
+        number: all coordinates at once, one row of kernels per (coordinate, candidate).
+        The prior's share keeps every density away from 0, so kernels that underflow to 0
+        change nothing."""
+        if self._marginal_cache is None:
+            self._marginal_cache = (self._mu.T.copy(), (1.0 / self._h).T.copy(),
+                                    np.exp(self._log_norm).T.copy())
+        mu_t, inv_h_t, norm_t = self._marginal_cache  # d x m each
+        z = (x.T[:, :, None] - mu_t[:, None, :]) * inv_h_t[:, None, :]  # d x n x m
+        np.multiply(z, z, out=z)
+        np.multiply(z, -0.5, out=z)
+        # exp() is several times slower where it underflows; a kernel below e^-500 of its
+        # peak adds nothing next to the prior's share, so its exponent is clamped
+        np.maximum(z, _EXPONENT_FLOOR, out=z)
+        np.exp(z, out=z)
+        mass = np.einsum("dnm,dm->dn", z, norm_t)  # d x n
+        out: np.ndarray = np.log((mass + self._prior_weight)
+                                 / (self.m + self._prior_weight)).sum(axis=0)
+        return out
+
     def _term(self, j: int, xj: np.ndarray) -> np.ndarray | None:
         """Log kernel of every point in coordinate ``j`` at values ``xj`` (n x m)."""
         if not self._cat[j]:
@@ -237,25 +276,6 @@ class ParzenEstimator:
     ) -> np.ndarray:
         """Sum over coordinates of one-dimensional mixtures (univariate TPE)."""
         n, d = x.shape
-        if self._plain and x_active.all() and self._prior_weight > 0:
-            # numbers only, every coordinate active: all coordinates at once, one row of
-            # kernels per (coordinate, candidate). The prior's share keeps every density
-            # away from 0, so kernels that underflow to 0 change nothing.
-            if self._marginal_cache is None:
-                self._marginal_cache = (self._mu.T.copy(), (1.0 / self._h).T.copy(),
-                                        np.exp(self._log_norm).T.copy())
-            mu_t, inv_h_t, norm_t = self._marginal_cache  # d x m each
-            z = (xv.T[:, :, None] - mu_t[:, None, :]) * inv_h_t[:, None, :]  # d x n x m
-            np.multiply(z, z, out=z)
-            np.multiply(z, -0.5, out=z)
-            # exp() is several times slower where it underflows; a kernel below e^-500 of
-            # its peak adds nothing next to the prior's share, so its exponent is clamped
-            np.maximum(z, _EXPONENT_FLOOR, out=z)
-            np.exp(z, out=z)
-            mass = np.einsum("dnm,dm->dn", z, norm_t)  # d x n
-            out: np.ndarray = np.log((mass + self._prior_weight)
-                                     / (self.m + self._prior_weight)).sum(axis=0)
-            return out
         total = np.zeros(n)
         for j in range(d):
             act = self._active[:, j]

@@ -242,10 +242,10 @@ class TPESearcher(Searcher):
         n = len(order)
         n_good = min(max(1, math.ceil(self.gamma * n)), self.max_good, n - 1) if n > 1 else 1
         good = obs.x[order[:n_good]]
-        worse = obs.x[order[n_good:]]
-        if len(worse) > _BAD_POINTS:  # an evenly spaced sample by rank keeps the cost flat
-            worse = worse[_evenly_spaced(len(worse), _BAD_POINTS)]
-        bad = np.vstack([worse, obs.pending])
+        rest = order[n_good:]
+        if len(rest) > _BAD_POINTS:  # an evenly spaced sample by rank keeps the cost flat
+            rest = rest[_evenly_spaced(len(rest), _BAD_POINTS)]
+        bad = np.vstack([obs.x[rest], obs.pending]) if len(obs.pending) else obs.x[rest]
         # Kernels never narrower than 1/(n+1) of the cube (1/100 from 99 trials on).
         floor = 1.0 / min(100, n + 1)
         l_model = ParzenEstimator(good, layout, prior_weight=self.prior_weight,
@@ -272,7 +272,7 @@ class TPESearcher(Searcher):
         score = l_model.log_pdf(cand) - g_model.log_pdf(cand)
         if l_marg is not None and g_marg is not None:
             score += l_marg.log_pdf(cand) - g_marg.log_pdf(cand)
-        seen = np.vstack([obs.x, obs.pending])
+        seen = np.vstack([obs.x, obs.pending]) if len(obs.pending) else obs.x
         if np.isnan(seen).any():
             seen = np.nan_to_num(seen, nan=-1.0)
         for i in np.argsort(-score, kind="stable"):
