@@ -9,6 +9,8 @@ every region reachable.
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -119,7 +121,8 @@ class ParzenEstimator:
         self.m = m
         cat = layout.categorical
         self._cat = cat
-        active = ~np.isnan(points)
+        nan = np.isnan(points)
+        active = ~nan
         floor = np.maximum(layout.min_bandwidth, min_bandwidth)
         factor = max(m, 1) ** (-1.0 / (d + 4))
         # --- categorical: probability of moving off the observed choice
@@ -129,7 +132,7 @@ class ParzenEstimator:
                      np.where(cat, (k - 1) / np.maximum(k, 1) * min(0.5, 0.6 * factor), 0.0))
         num = ~cat
         # normalisers of the truncated kernels, per point and coordinate
-        gaps = _neighbor_bandwidths(points, floor) if _gaps is None else _gaps
+        gaps = _neighbor_bandwidths(points, floor, nan) if _gaps is None else _gaps
         self._gaps = gaps
         if bandwidth_cap is not None and m:
             cap = np.maximum(bandwidth_cap * factor, floor)  # never below the floor
@@ -140,15 +143,7 @@ class ParzenEstimator:
         mu = points if plain else np.where(active & num, points, 0.5)
         self._mu = mu
         self._h = h
-        # The truncated kernel's mass on [0, 1]: 1 to double precision unless the point
-        # lies within 8 bandwidths of an edge, so only those are computed.
-        low, high = mu / h, (1.0 - mu) / h
-        near = (low < 8.0) | (high < 8.0)
-        log_mass = np.zeros_like(mu)
-        if near.any():
-            mass = ndtr(high[near]) - ndtr(-low[near])
-            log_mass[near] = np.log(np.maximum(mass, 1e-300))
-        log_norm = -log_mass - np.log(h) - _LOG_SQRT_2PI
+        log_norm = _log_normalisers(mu, h)
         self._log_norm = log_norm if plain else np.where(active & num, log_norm, 0.0)
         self._active = active
         self._plain = plain
@@ -167,9 +162,17 @@ class ParzenEstimator:
         """The same points as independent one-dimensional mixtures with no bandwidth
         cap (what ``multivariate=False`` and ``bandwidth_cap=None`` give), reusing this
         estimator's neighbour gaps."""
-        return ParzenEstimator(self.points, self.layout, prior_weight=self._prior_weight,
-                               min_bandwidth=self._min_bandwidth, multivariate=False,
-                               _gaps=self._gaps)
+        if not self._plain:
+            return ParzenEstimator(self.points, self.layout, prior_weight=self._prior_weight,
+                                   min_bandwidth=self._min_bandwidth, multivariate=False,
+                                   _gaps=self._gaps)
+        # numbers only: all but the bandwidths and their normalisers is this estimator's
+        twin = copy.copy(self)
+        twin.multivariate = False
+        twin._quad = twin._marginal_cache = None
+        twin.bandwidth = twin._h = self._gaps
+        twin._log_norm = _log_normalisers(self._mu, self._gaps)
+        return twin
 
     # ------------------------------------------------------------------ density
 
@@ -358,31 +361,59 @@ class ParzenEstimator:
             mu, h = self._mu[comp, cols], self._h[comp, cols]
         lo, hi = ndtr(-mu / h), ndtr((1.0 - mu) / h)
         p = lo + u * (hi - lo)
-        v = mu + h * ndtri(np.clip(p, 1e-12, 1 - 1e-12))
-        result: np.ndarray = np.where(keep, np.clip(v, 0.0, 1.0), out)
+        # np.minimum(np.maximum()) is np.clip without its argument handling
+        v = mu + h * ndtri(np.minimum(np.maximum(p, 1e-12), 1 - 1e-12))
+        result: np.ndarray = np.where(keep, np.minimum(np.maximum(v, 0.0), 1.0), out)
         return result
 
 
-def _neighbor_bandwidths(points: np.ndarray, floor: np.ndarray) -> np.ndarray:
+def _log_normalisers(mu: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Log of the factor that makes a Gaussian kernel (centre ``mu``, width ``h``)
+    truncated to [0, 1] a density. The kernel's mass on [0, 1] is 1 to double precision
+    unless the centre lies within 8 widths of an edge, so only those are computed."""
+    low, high = mu / h, (1.0 - mu) / h
+    near = (low < 8.0) | (high < 8.0)
+    log_mass = np.zeros_like(mu)
+    if near.any():
+        mass = ndtr(high[near]) - ndtr(-low[near])
+        log_mass[near] = np.log(np.maximum(mass, 1e-300))
+    out: np.ndarray = -log_mass - np.log(h) - _LOG_SQRT_2PI
+    return out
+
+
+def _neighbor_bandwidths(
+    points: np.ndarray, floor: np.ndarray, nan: np.ndarray | None = None
+) -> np.ndarray:
     """Per point and coordinate: the larger gap to its neighbours among the points (the
-    prior's centre 0.5 included), clipped to ``[floor, 1]``; 1 where inactive."""
+    prior's centre 0.5 included), clipped to ``[floor, 1]``; 1 where inactive (``nan``:
+    ``np.isnan(points)`` when the caller has it)."""
     m, d = points.shape
-    nan = np.isnan(points)
+    if nan is None:
+        nan = np.isnan(points)
     any_nan = bool(nan.any())
+    rows, zeros, halves, ones = _columns(d)
     # One row per coordinate (contiguous sorts), the prior's centre last.
-    allv = np.empty((d, m + 1))
-    allv[:, :m] = np.where(nan, np.inf, points).T if any_nan else points.T
-    allv[:, m] = 0.5
+    allv = np.concatenate((np.where(nan, np.inf, points).T if any_nan else points.T, halves),
+                          axis=1)
     order, srt = _stable_argsort_rows(allv)
-    pad = np.empty((d, m + 3))  # 0, the sorted values (inactive ones at 1), 1
-    pad[:, 0] = 0.0
-    pad[:, 1:m + 2] = np.where(np.isinf(srt), 1.0, srt) if any_nan else srt
-    pad[:, m + 2] = 1.0
+    # 0, the sorted values (inactive ones at 1), 1
+    pad = np.concatenate((zeros, np.where(np.isinf(srt), 1.0, srt) if any_nan else srt, ones),
+                         axis=1)
     best = np.maximum(srt - pad[:, :m + 1], pad[:, 2:] - srt)
     gap = np.empty_like(best)
-    gap[np.arange(d)[:, None], order] = best  # back to the points' order
+    gap[rows, order] = best  # back to the points' order
     out = np.minimum(np.maximum(gap[:, :m].T, floor[None, :]), 1.0)
     return np.where(nan, 1.0, out) if any_nan else out
+
+
+@functools.lru_cache(maxsize=16)
+def _columns(d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For ``d`` coordinates: the row indices as a column, and columns of 0, 0.5 and 1
+    (read-only, shared)."""
+    out = (np.arange(d)[:, None], np.zeros((d, 1)), np.full((d, 1), 0.5), np.ones((d, 1)))
+    for a in out:
+        a.setflags(write=False)
+    return out
 
 
 def _stable_argsort_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -390,7 +421,7 @@ def _stable_argsort_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     values has one sorted order, so the (faster) default sort is used there; rows with
     ties are sorted again stably, so tied points keep the same order every time."""
     order = np.argsort(a, axis=1)
-    rows = np.arange(a.shape[0])[:, None]
+    rows = _columns(a.shape[0])[0]
     srt = a[rows, order]
     tied = np.flatnonzero((srt[:, 1:] == srt[:, :-1]).any(axis=1))
     if len(tied):
