@@ -161,6 +161,12 @@ def test_independent_twin_is_the_per_parameter_mixture():
     fresh = ParzenEstimator(points, cube_layout(space), min_bandwidth=0.02,
                             multivariate=False)
     np.testing.assert_allclose(fresh.log_pdf(x), expected, rtol=1e-9, atol=1e-9)
+    # the twin is built from the joint estimator's parts: bit for bit the fresh one
+    np.testing.assert_array_equal(twin.log_pdf(x), fresh.log_pdf(x))
+    np.testing.assert_array_equal(twin.sample(np.random.default_rng(5), 9),
+                                  fresh.sample(np.random.default_rng(5), 9))
+    assert joint.multivariate and np.array_equal(joint.log_pdf(x), ParzenEstimator(
+        points, cube_layout(space), min_bandwidth=0.02, bandwidth_cap=0.05).log_pdf(x))
 
 
 def test_marginal_opinion_changes_proposals_and_is_in_the_spec():
