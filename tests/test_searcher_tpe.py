@@ -397,3 +397,19 @@ def test_encoding_cache_follows_appended_replaced_and_dropped_trials():
     same_as_fresh(history)
     same_as_fresh(history[:4])  # fewer trials
     same_as_fresh(list(reversed(history)))
+
+
+def test_kernel_normalisers_are_per_kernel_whichever_path_computes_them():
+    from scipy.special import ndtr
+
+    from tunelab.searchers._kde import _log_normalisers
+
+    rng = np.random.default_rng(7)
+    mu, h = rng.random(300), rng.uniform(0.005, 0.3, 300)
+    full = _log_normalisers(mu, h)  # some kernels far from both edges, some near
+    mass = ndtr((1 - mu) / h) - ndtr(-mu / h)
+    np.testing.assert_allclose(full, -np.log(mass * h * np.sqrt(2 * np.pi)), rtol=1e-12)
+    near = (mu / h < 8) | ((1 - mu) / h < 8)
+    assert near.any() and not near.all()
+    # a subset whose kernels are all near an edge takes the other path: same bits
+    np.testing.assert_array_equal(_log_normalisers(mu[near], h[near]), full[near])

@@ -9,7 +9,6 @@ every region reachable.
 
 from __future__ import annotations
 
-import copy
 import functools
 import math
 from dataclasses import dataclass
@@ -167,11 +166,16 @@ class ParzenEstimator:
                                    min_bandwidth=self._min_bandwidth, multivariate=False,
                                    _gaps=self._gaps)
         # numbers only: all but the bandwidths and their normalisers is this estimator's
-        twin = copy.copy(self)
+        twin = object.__new__(ParzenEstimator)  # a shallow copy, as copy.copy makes it
+        twin.__dict__.update(self.__dict__)
         twin.multivariate = False
         twin._quad = twin._marginal_cache = None
         twin.bandwidth = twin._h = self._gaps
-        twin._log_norm = _log_normalisers(self._mu, self._gaps)
+        # where the cap left a bandwidth as it was, so is its normaliser
+        capped = self._h != self._gaps
+        if capped.any():
+            twin._log_norm = self._log_norm.copy()
+            twin._log_norm[capped] = _log_normalisers(self._mu[capped], self._gaps[capped])
         return twin
 
     # ------------------------------------------------------------------ density
@@ -373,10 +377,13 @@ def _log_normalisers(mu: np.ndarray, h: np.ndarray) -> np.ndarray:
     unless the centre lies within 8 widths of an edge, so only those are computed."""
     low, high = mu / h, (1.0 - mu) / h
     near = (low < 8.0) | (high < 8.0)
-    log_mass = np.zeros_like(mu)
-    if near.any():
-        mass = ndtr(high[near]) - ndtr(-low[near])
-        log_mass[near] = np.log(np.maximum(mass, 1e-300))
+    if near.all():  # (every kernel of a small or tightly capped set) no gather or scatter
+        log_mass = np.log(np.maximum(ndtr(high) - ndtr(-low), 1e-300))
+    else:
+        log_mass = np.zeros_like(mu)
+        if near.any():
+            mass = ndtr(high[near]) - ndtr(-low[near])
+            log_mass[near] = np.log(np.maximum(mass, 1e-300))
     out: np.ndarray = -log_mass - np.log(h) - _LOG_SQRT_2PI
     return out
 

@@ -168,7 +168,7 @@ class TPESearcher(Searcher):
         self.bandwidth_cap = None if bandwidth_cap is None else float(bandwidth_cap)
         self._sobol = SobolSearcher(self.seed)
         self._cache = EncodingCache()
-        self._layout: tuple[Space, CubeLayout] | None = None
+        self._layout: tuple[Space, CubeLayout, bool] | None = None
 
     def spec(self) -> dict[str, Any]:
         return {
@@ -232,12 +232,16 @@ class TPESearcher(Searcher):
         return None
 
     def layout(self, space: Space) -> CubeLayout:
+        return self._space_facts(space)[1]
+
+    def _space_facts(self, space: Space) -> tuple[Space, CubeLayout, bool]:
+        """(space, its cube layout, whether it has conditional parameters), cached."""
         if self._layout is None or (self._layout[0] is not space and self._layout[0] != space):
-            self._layout = (space, cube_layout(space))
-        return self._layout[1]
+            self._layout = (space, cube_layout(space), _is_conditional(space))
+        return self._layout
 
     def _propose(self, space: Space, obs: Observations, rng: np.random.Generator) -> Config:
-        layout = self.layout(space)
+        _, layout, conditional = self._space_facts(space)
         order = obs.ranked()
         n = len(order)
         n_good = min(max(1, math.ceil(self.gamma * n)), self.max_good, n - 1) if n > 1 else 1
@@ -267,7 +271,7 @@ class TPESearcher(Searcher):
         else:
             cand = l_model.sample(rng, self.n_candidates)
         cand = layout.snap(cand)
-        if _is_conditional(space):
+        if conditional:
             cand = np.array([space.encode(space.decode(c)) for c in cand])
         score = l_model.log_pdf(cand) - g_model.log_pdf(cand)
         if l_marg is not None and g_marg is not None:
@@ -277,7 +281,10 @@ class TPESearcher(Searcher):
             seen = np.nan_to_num(seen, nan=-1.0)
         for i in np.argsort(-score, kind="stable"):
             c = cand[i]
-            if not _contains(seen, np.nan_to_num(c, nan=-1.0)):
+            if not conditional:  # no inactive (NaN) coordinate anywhere
+                if not _contains(seen, c):
+                    return space.decode(c)
+            elif not _contains(seen, np.nan_to_num(c, nan=-1.0)):
                 return space.decode(np.nan_to_num(c, nan=0.5))
         for _ in range(_RANDOM_TRIES):  # every candidate was tried already
             config = space.sample(rng)
