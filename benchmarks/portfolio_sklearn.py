@@ -2,6 +2,7 @@
 PMLB datasets, and their held-out (leave-datasets-out) evaluation.
 
     OMP_NUM_THREADS=1 python -m benchmarks.portfolio_sklearn collect [--tpe-seeds 2]
+    OMP_NUM_THREADS=1 python -m benchmarks.portfolio_sklearn replicate [--split 1]
     python -m benchmarks.portfolio_sklearn build [--k 10]
     python -m benchmarks.portfolio_sklearn evaluate
 
@@ -17,9 +18,15 @@ PMLB datasets, and their held-out (leave-datasets-out) evaluation.
 3. ``tpe``: on the held-out datasets, tunelab's TPE searcher for 50 evaluations, seeds
    ``0 .. --tpe-seeds - 1``.
 
+``replicate`` refits the pool on the building datasets with a second validation split
+(``pool`` records with ``"split": 1``), an independent second measurement.
+
 ``build`` reads the ``pool`` results on the building datasets only, chooses the pool size
-(a prefix of the collected pool) and the per-dataset regret normalization by 5-fold
-cross-validation over the building datasets (``tunelab.portfolio.cross_validate``), builds
+(a prefix of the collected pool), the per-dataset regret normalization and -- with the
+second split -- how to build (from split 0, from the mean of both, or each member chosen on
+one split and judged on the other) by 5-fold cross-validation over the building datasets
+(``tunelab.portfolio.cross_validate``; with the second split a left-out dataset is scored
+as the held-out protocol does: the member best on one split, judged on the other), builds
 each model's portfolio greedily (``tunelab.portfolio.build_portfolio``) and writes
 ``src/tunelab/portfolio/builtin/<model>.yaml`` with its space, metric and provenance.
 Rerunning ``collect`` with a larger ``--candidates`` extends the pool on every dataset.
@@ -101,7 +108,8 @@ def read_journal(path: Path = JOURNAL) -> list[dict[str, Any]]:
 def _key(rec: dict[str, Any]) -> tuple[Any, ...]:
     if rec["phase"] == "tpe":
         return ("tpe", rec["model"], rec["dataset"], rec["seed"], rec["n"])
-    return (rec["phase"], rec["model"], rec["dataset"], config_key(rec["config"]))
+    return (rec["phase"], rec["model"], rec["dataset"], config_key(rec["config"]),
+            rec.get("split", 0))
 
 
 class Journal:
@@ -120,7 +128,7 @@ class Journal:
         old = self.done.get(key)
         if old is not None and config_key(old["config"]) == config_key(config):
             return float(old[METRIC])
-        score, seconds = evaluate(model, dataset, config)
+        score, seconds = evaluate(model, dataset, config, rec.get("split", 0))
         rec.update({METRIC: score, "seconds": round(seconds, 4)})
         self.fh.write(json.dumps(rec) + "\n")
         self.fh.flush()
@@ -173,6 +181,24 @@ def collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def replicate(args: argparse.Namespace) -> int:
+    """The candidate pool refit on the building datasets with another validation split
+    (``pool`` records with ``split``): a second, independent measurement of every
+    candidate, from which ``build`` judges portfolios as the held-out protocol does
+    (choose by one split, judge by the other)."""
+    build, _ = datasets()
+    journal = Journal()
+    start = time.time()
+    models = [MODELS[m] for m in args.models]
+    for ds in build:
+        for model in models:
+            for config in pool(model, args.candidates):
+                journal.run("pool", model.name, ds, config, split=args.split)
+        print(f"[{time.time() - start:7.0f} s, {journal.fits} fits] split {args.split} {ds}",
+              flush=True)
+    return 0
+
+
 def iter_records(phase: str | None = None) -> Iterator[dict[str, Any]]:
     for rec in read_journal():
         if phase is None or rec["phase"] == phase:
@@ -187,12 +213,21 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--extra", type=int, default=24)
     c.add_argument("--tpe-seeds", type=int, default=2)
     c.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    r = sub.add_parser("replicate", help="refit the pool on the building datasets with "
+                       "another validation split (resumable journal)")
+    r.add_argument("--split", type=int, default=1)
+    r.add_argument("--candidates", type=int, default=80)
+    r.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     b = sub.add_parser("build", help="write the built-in portfolios")
     b.add_argument("--k", type=int, default=10)
     sub.add_parser("evaluate", help="write the held-out report")
     args = parser.parse_args(argv)
     if args.command == "collect":
         return collect(args)
+    if args.command == "replicate":
+        if args.split < 1:
+            parser.error(f"--split must be >= 1 (0 is the pool's own split); got {args.split}")
+        return replicate(args)
     from benchmarks.portfolio_sklearn_eval import build_all, report
 
     if args.command == "build":

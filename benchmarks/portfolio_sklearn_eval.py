@@ -46,20 +46,42 @@ POOL_SIZES = (20, 40, 80, 160)
 METRIC_TEXT = (f"balanced accuracy on a fixed stratified 1/3 validation split (seed 0) of "
                f"the PMLB dataset, subsampled to at most {MAX_ROWS} rows (stratified, "
                "seed 0); model random_state 0; maximised")
+METRIC_TEXT_TWO_SPLITS = (f"balanced accuracy on stratified 1/3 validation splits (seeds 0 "
+                          f"and 1) of the PMLB dataset, subsampled to at most {MAX_ROWS} rows "
+                          "(stratified, seed 0); model random_state 0; maximised")
 COMMAND = ("python -m benchmarks.portfolio_sklearn collect && "
            "python -m benchmarks.portfolio_sklearn build")
+COMMAND_WITH_REPLICATE = ("python -m benchmarks.portfolio_sklearn collect && "
+                          "python -m benchmarks.portfolio_sklearn replicate && "
+                          "python -m benchmarks.portfolio_sklearn build")
+#: The validation split of the building datasets' second measurement (``replicate``).
+REPLICATE_SPLIT = 1
+#: How a portfolio can be built from the building datasets (see :func:`choose`).
+BUILDS = ("table", "mean", "judged")
+BUILD_TEXT = {
+    "table": "greedy on the validation split 0 results",
+    "mean": "greedy on the mean of the validation split 0 and split 1 results",
+    "judged": "greedy, each member chosen on one validation split and judged on the other",
+}
+CV_TEXT = ("5-fold cross-validation over the building datasets, regret of the best of the "
+           "first 5 on split 0")
+CV_TEXT_JUDGED = ("5-fold cross-validation over the building datasets; on each left-out "
+                  "dataset the member best on one validation split is judged on the other "
+                  "(both ways, averaged), as the held-out protocol selects on validation and "
+                  "judges on test")
 
 
-def building_table(model: str, journal: list[dict[str, Any]]) -> ResultsTable:
-    """The ``pool`` results on the building datasets: the datasets on which the first
-    candidates (default and :data:`MIN_POOL` random ones) all ran, and the candidates run
-    on every one of them (a partial collection leaves the rest out). Rows keep the pool's
-    order, so a smaller pool is a prefix."""
+def building_table(model: str, journal: list[dict[str, Any]], split: int = 0
+                   ) -> ResultsTable:
+    """The ``pool`` results on the building datasets (validation split ``split``): the
+    datasets on which the first candidates (default and :data:`MIN_POOL` random ones) all
+    ran, and the candidates run on every one of them (a partial collection leaves the rest
+    out). Rows keep the pool's order, so a smaller pool is a prefix."""
     build, _ = datasets()
     names = set(build)
     recs = [{"dataset": r["dataset"], "config": r["config"], "value": r[METRIC]}
             for r in journal if r["phase"] == "pool" and r["model"] == model
-            and r["dataset"] in names]
+            and r["dataset"] in names and r.get("split", 0) == split]
     table = table_from_records(recs, direction="max")
     head = len(pool(MODELS[model], MIN_POOL))
     cols = [j for j in range(len(table.datasets))
@@ -70,20 +92,44 @@ def building_table(model: str, journal: list[dict[str, Any]]) -> ResultsTable:
                         table.values[rows], table.direction)
 
 
-def choose(table: ResultsTable, model: Model, k: int = 5
-           ) -> tuple[int, str, dict[tuple[int, str], float]]:
-    """The pool size (random candidates, among :data:`POOL_SIZES` that were collected) and
-    normalization whose portfolios' first 5 carry over best across the *building*
-    datasets (5-fold cross-validation, regret against the whole table); ties go to the
-    larger pool, then ``"range"``."""
+def replicate_table(table: ResultsTable, journal: list[dict[str, Any]], model: str
+                    ) -> ResultsTable | None:
+    """The second measurement of ``table`` (``replicate``: validation split 1), rows and
+    columns in ``table``'s order; None unless it covers every cell of ``table``."""
+    other = building_table(model, journal, REPLICATE_SPLIT)
+    row = {config_key(c): i for i, c in enumerate(other.configs)}
+    col = {d: j for j, d in enumerate(other.datasets)}
+    rows = [row.get(config_key(c)) for c in table.configs]
+    cols = [col.get(d) for d in table.datasets]
+    if any(i is None for i in rows) or any(j is None for j in cols):
+        return None
+    values = other.values[np.ix_(rows, cols)]
+    if np.isnan(values).any():
+        return None
+    return ResultsTable(table.configs, table.datasets, values, table.direction)
+
+
+def choose(table: ResultsTable, model: Model, k: int = 5,
+           judge: ResultsTable | None = None
+           ) -> tuple[int, str, str, dict[tuple[int, str, str], float]]:
+    """The pool size (random candidates, among :data:`POOL_SIZES` that were collected),
+    normalization and way of building (``"table"``: from split 0's results; with the
+    replicate ``judge`` also ``"mean"`` of both splits and ``"judged"``: chosen on one,
+    judged on the other) whose portfolios' first 5 carry over best across the *building*
+    datasets (5-fold cross-validation, regret against the whole table; with ``judge``
+    each left-out dataset is scored as the held-out protocol does: the member best on
+    one split, judged on the other). Ties go to the larger pool, then ``"range"``, then
+    the order of :data:`BUILDS`."""
     offset = 1 if in_space(model) else 0
     sizes = [n for n in POOL_SIZES if n + offset <= len(table.configs)]
-    scores = {(n, norm): cross_validate(table, k, folds=5, normalize=norm,
-                                        candidates=range(n + offset))
-              for n in sizes for norm in NORMALIZE_OPTIONS}
-    n, norm = min(scores, key=lambda key: (round(scores[key], 6), -key[0],
-                                           NORMALIZE_OPTIONS.index(key[1])))
-    return n, norm, scores
+    builds = BUILDS if judge is not None else BUILDS[:1]
+    scores = {(n, norm, b): cross_validate(table, k, folds=5, normalize=norm,
+                                           candidates=range(n + offset), judge=judge, build=b)
+              for n in sizes for norm in NORMALIZE_OPTIONS for b in builds}
+    n, norm, b = min(scores, key=lambda key: (round(scores[key], 6), -key[0],
+                                              NORMALIZE_OPTIONS.index(key[1]),
+                                              BUILDS.index(key[2])))
+    return n, norm, b, scores
 
 
 def build_all(k: int) -> int:
@@ -94,39 +140,53 @@ def build_all(k: int) -> int:
         if not table.datasets:
             print(f"{name}: no complete building dataset in the journal yet; skipped")
             continue
-        n_random, normalize, cv = choose(table, model)
+        judge = replicate_table(table, journal, name)
+        n_random, normalize, how, cv = choose(table, model, judge=judge)
         size = n_random + (1 if in_space(model) else 0)
-        table = ResultsTable(table.configs[:size], table.datasets, table.values[:size],
-                             table.direction)
-        portfolio = build_portfolio(table, k, normalize=normalize)
+
+        def head(t: ResultsTable, values: np.ndarray | None = None) -> ResultsTable:
+            v = t.values if values is None else values
+            return ResultsTable(t.configs[:size], t.datasets, v[:size], t.direction)
+
+        if how == "mean" and judge is not None:
+            portfolio = build_portfolio(head(table, (table.values + judge.values) / 2), k,
+                                        normalize=normalize)
+        else:
+            portfolio = build_portfolio(head(table), k, normalize=normalize,
+                                        judge=head(judge) if how == "judged"
+                                        and judge is not None else None)
         seconds = sum(r.get("seconds", 0.0) for r in journal
                       if r["phase"] == "pool" and r["model"] == name
                       and r["dataset"] in set(table.datasets))
         portfolio.space = model.space.to_dict()
-        portfolio.metric = METRIC_TEXT
+        portfolio.metric = METRIC_TEXT if how == "table" else METRIC_TEXT_TWO_SPLITS
         portfolio.meta = {
             "model": name,
             "estimator": model.estimator,
             "notes": model.note,
             "library_default": model.default or "the estimator's own defaults",
-            "built_by": COMMAND,
-            "candidates": len(table.configs),
+            "built_by": COMMAND if judge is None else COMMAND_WITH_REPLICATE,
+            "candidates": size,
             "candidate_pool": ("the library default (when in the space) and random "
                                "configurations of the space (Space.sample, seed 0)")
             if in_space(model) else "random configurations of the space (Space.sample, "
                                     "seed 0)",
             "normalize": normalize,
-            "cv_regret_first5": {f"{n} {norm}": round(v, 5) for (n, norm), v in cv.items()},
+            "build": BUILD_TEXT[how],
+            "cv_regret_first5": {" ".join(map(str, key)): round(v, 5)
+                                 for key, v in cv.items()},
+            "cv_protocol": CV_TEXT if judge is None else CV_TEXT_JUDGED,
             "training_cpu_seconds": round(seconds, 1),
             "source": "PMLB (Olson et al. 2017), /work/shared/data/pmlb",
             "held_out_datasets": held,
             "evaluation": "docs/benchmarks/portfolio-sklearn.md",
         }
         path = portfolio.save(BUILTIN / f"{name}.yaml")
-        print(f"{name}: {len(portfolio.configs)} configs from {len(table.configs)} "
-              f"candidates x {len(table.datasets)} datasets ({normalize}); "
+        print(f"{name}: {len(portfolio.configs)} configs from {size} candidates x "
+              f"{len(table.datasets)} datasets ({normalize}, {how}); "
               f"regret {[round(r, 4) for r in portfolio.regret]} -> {path}")
-        print(f"  5-fold CV regret of the first 5 on the building datasets: {cv}")
+        best = sorted(cv.items(), key=lambda kv: kv[1])[:4]
+        print(f"  5-fold CV regret of the first 5 on the building datasets (best 4): {best}")
     return 0
 
 
@@ -150,7 +210,7 @@ def held_out_rows(model: Model, journal: list[dict[str, Any]],
     _, held = datasets()
     by: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for r in journal:
-        if r["model"] == model.name and r["dataset"] in held:
+        if r["model"] == model.name and r["dataset"] in held and r.get("split", 0) == 0:
             by[r["dataset"]][r["phase"]].append(r)
     default_key = config_key(model.default)
     rows = []

@@ -215,23 +215,26 @@ def prepare(name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 @lru_cache(maxsize=4)
-def load(name: str) -> Data:
+def load(name: str, split: int = 0) -> Data:
     """The validation-only protocol's split: :func:`prepare`, then one stratified 2/3
-    train, 1/3 validation split (seed 0)."""
+    train, 1/3 validation split (seed ``split``; 0 is the split the portfolios' results
+    are read from, others are replicates of it)."""
     from sklearn.model_selection import train_test_split
 
     x, y = prepare(name)
-    xt, xv, yt, yv = train_test_split(x, y, test_size=1 / 3, stratify=y, random_state=0)
+    xt, xv, yt, yv = train_test_split(x, y, test_size=1 / 3, stratify=y, random_state=split)
     return Data(xt, yt.astype(np.int64), xv, yv.astype(np.int64))
 
 
-def evaluate(model: str, dataset: str, config: Mapping[str, Any]) -> tuple[float, float]:
-    """(balanced accuracy on the validation third, CPU seconds) of one fit."""
+def evaluate(model: str, dataset: str, config: Mapping[str, Any], split: int = 0
+             ) -> tuple[float, float]:
+    """(balanced accuracy on the validation third of split ``split``, CPU seconds) of
+    one fit."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import balanced_accuracy_score
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-    data = load(dataset)
+    data = load(dataset, split)
     params = {k: v for k, v in config.items()}
     start = time.process_time()
     with threadpool_limits(limits=1), warnings.catch_warnings():

@@ -158,3 +158,70 @@ def test_the_builtin_xgboost_portfolio_loads_without_network_and_fits_its_space(
     assert searcher.suggest(space, [], 0) == configs[0]
     with pytest.raises(InvalidArgumentError, match="known"):
         builtin("nope")
+
+
+# Two measurements of the same configurations (e.g. two validation splits). "other" is
+# the best single configuration. "lucky" wins d1 and d2 on the first measurement by noise
+# (bad there on the second); "steady" is nearly as good there on the first and best on
+# the second. Plain greedy on the first adds lucky; judged, it adds steady.
+FIRST = {
+    "other": {"d1": 0.4, "d2": 0.4, "d3": 0.0, "d4": 0.0},
+    "steady": {"d1": 0.1, "d2": 0.1, "d3": 0.6, "d4": 0.6},
+    "lucky": {"d1": 0.0, "d2": 0.0, "d3": 0.9, "d4": 0.9},
+    "bad": {"d1": 1.0, "d2": 1.0, "d3": 1.0, "d4": 1.0},
+}
+SECOND = {
+    "other": {"d1": 0.4, "d2": 0.4, "d3": 0.0, "d4": 0.0},
+    "steady": {"d1": 0.0, "d2": 0.0, "d3": 0.6, "d4": 0.6},
+    "lucky": {"d1": 0.8, "d2": 0.8, "d3": 0.9, "d4": 0.9},
+    "bad": {"d1": 1.0, "d2": 1.0, "d3": 1.0, "d4": 1.0},
+}
+
+
+def test_a_second_measurement_keeps_wins_that_repeat() -> None:
+    from tunelab.portfolio import judged_regret
+
+    first, second = table_from_records(records(FIRST)), table_from_records(records(SECOND))
+    plain = build_portfolio(first, 2)
+    assert [c["c"] for c in plain.configs] == ["other", "lucky"]  # lucky's wins look real
+    judged = build_portfolio(first, 2, judge=second)
+    assert [c["c"] for c in judged.configs] == ["other", "steady"]
+    assert "judged on another" in judged.criterion
+    rows = {c["c"]: i for i, c in enumerate(first.configs)}
+    # on d1/d2 lucky is chosen on the first measurement and judged 0.8 on the second;
+    # chosen on the second, other stays (0.4 on the first): (0.8 + 0.4) / 2
+    lucky = judged_regret(first, second, [rows["other"], rows["lucky"]])
+    steady = judged_regret(first, second, [rows["other"], rows["steady"]])
+    np.testing.assert_allclose(lucky, [0.6, 0.6, 0.0, 0.0])
+    np.testing.assert_allclose(steady, [0.05, 0.05, 0.0, 0.0])
+    assert judged.regret == pytest.approx([0.2, steady.mean()])
+    # the second measurement is matched by configuration and dataset, not by position
+    shuffled = table_from_records(list(reversed(records(SECOND))))
+    assert shuffled.configs != second.configs
+    assert build_portfolio(first, 2, judge=shuffled).configs == judged.configs
+
+
+def test_a_measurement_judged_by_itself_is_the_plain_portfolio() -> None:
+    from tunelab.portfolio import cross_validate
+
+    table = table_from_records(records(TABLE))
+    same = build_portfolio(table, 3, judge=table)
+    assert same.configs == build_portfolio(table, 3).configs
+    assert same.regret == build_portfolio(table, 3).regret
+    for build in ("table", "mean", "judged"):
+        assert cross_validate(table, 2, folds=2, judge=table, build=build) == \
+            cross_validate(table, 2, folds=2)
+
+
+def test_a_second_measurement_must_match_the_table() -> None:
+    from tunelab.portfolio import cross_validate
+
+    first = table_from_records(records(FIRST))
+    fewer = table_from_records(records({k: v for k, v in SECOND.items() if k != "bad"}))
+    with pytest.raises(InvalidArgumentError, match=r"`judge` must be a second measurement.*"
+                                                   r"3 configurations x 4 datasets"):
+        build_portfolio(first, 2, judge=fewer)
+    with pytest.raises(InvalidArgumentError, match=r"`build='mean'` needs a second"):
+        cross_validate(first, 2, folds=2, build="mean")
+    with pytest.raises(InvalidArgumentError, match=r"`build` must be one of"):
+        cross_validate(first, 2, folds=2, judge=first, build="both")

@@ -156,3 +156,34 @@ def test_command_line_lists_and_exports_builtins(tmp_path: Path) -> None:
     assert Space.from_file(str(space)) == builtin_space("svc")
     bad = CliRunner().invoke(cli, ["portfolio", "export", "nope", "-o", str(out)])
     assert bad.exit_code != 0 and "known" in bad.output
+
+
+def test_the_build_step_reads_the_replicate_split_and_chooses_how_to_build() -> None:
+    from benchmarks.portfolio_sklearn import pool
+    from benchmarks.portfolio_sklearn_eval import (
+        BUILDS,
+        building_table,
+        choose,
+        replicate_table,
+    )
+    from benchmarks.portfolio_sklearn_models import MODELS, datasets
+
+    model = MODELS["svc"]
+    names = datasets()[0][:6]
+    rng = np.random.default_rng(0)
+    configs = pool(model, 40)
+    journal = [{"phase": "pool", "model": "svc", "dataset": d, "config": c,
+                "balanced_accuracy": float(rng.random()), **({"split": s} if s else {})}
+               for s in (0, 1) for d in names for c in configs]
+    table = building_table("svc", journal)
+    assert table.datasets == names and len(table.configs) == 40
+    judge = replicate_table(table, journal, "svc")
+    assert judge is not None and judge.configs == table.configs
+    split1 = [r["balanced_accuracy"] for r in journal if r.get("split") == 1]
+    np.testing.assert_array_equal(judge.values, np.array(split1).reshape(6, 40).T)
+    n, norm, how, cv = choose(table, model, judge=judge)
+    assert how in BUILDS and {key[2] for key in cv} == set(BUILDS)
+    assert cv[(n, norm, how)] <= min(cv.values()) + 1e-6  # ties are rounded to 1e-6
+    # a replicate that misses one fit is not used
+    assert replicate_table(table, journal[:-1], "svc") is None
+    assert {key[2] for key in choose(table, model)[3]} == {"table"}

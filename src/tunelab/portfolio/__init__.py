@@ -37,6 +37,7 @@ from tunelab.portfolio._build import (
     ResultsTable,
     build_portfolio,
     cross_validate,
+    judged_regret,
     table_from_records,
     table_from_studies,
 )
@@ -121,6 +122,7 @@ __all__ = [
     "builtin_info",
     "builtin_space",
     "cross_validate",
+    "judged_regret",
     "read_portfolio",
     "table_from_records",
     "table_from_studies",

@@ -32,7 +32,7 @@ from tunelab.store._base import check_direction
 from tunelab.trial import TrialStatus
 
 __all__ = ["NORMALIZATIONS", "Portfolio", "ResultsTable", "build_portfolio",
-           "cross_validate", "table_from_records", "table_from_studies"]
+           "cross_validate", "judged_regret", "table_from_records", "table_from_studies"]
 
 #: How regret is normalized per dataset (see :meth:`ResultsTable.regrets`).
 NORMALIZATIONS = ("range", "median")
@@ -182,44 +182,132 @@ class Portfolio:
         return out
 
 
-def build_portfolio(table: ResultsTable, k: int, *, normalize: str = "range") -> Portfolio:
+def build_portfolio(table: ResultsTable, k: int, *, normalize: str = "range",
+                    judge: ResultsTable | None = None) -> Portfolio:
     """Greedily choose ``k`` configurations of ``table`` (fewer if the table has fewer
     rows, or once the portfolio is optimal on every dataset). Deterministic.
 
     ``normalize`` is how regret is scaled per dataset while choosing (``"range"``, the
     default, or ``"median"``: see :meth:`ResultsTable.regrets`); ``Portfolio.regret`` is
-    always reported with ``"range"`` so that portfolios are comparable."""
+    always reported with ``"range"`` so that portfolios are comparable.
+
+    ``judge`` is a second, independent measurement of the same configurations on the
+    same datasets (another validation split or seed; rows and columns are matched by
+    configuration and dataset). With it, a portfolio's regret on a dataset is what a user of the portfolio
+    gets: the member that looks best on one measurement, judged by the other (both ways
+    round, averaged; see :func:`judged_regret`). A configuration that won one measurement
+    by luck then stops paying, so members are chosen for wins that repeat."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise InvalidArgumentError(f"`k` must be an integer >= 1; got {k!r}")
     if not table.configs or not table.datasets:
         raise InvalidArgumentError("the results table is empty: no configuration or dataset")
-    regrets = table.regrets(normalize)
-    current = np.ones(len(table.datasets))
+    if judge is not None:
+        judge = _aligned(table, judge)
+    chosen, scores = _greedy(_views(table, judge, normalize), k)
+    if normalize != "range":
+        views = _views(table, judge, "range")
+        scores = [float(_regret_of(views, chosen[: i + 1]).mean()) for i in range(len(chosen))]
+    how = "" if normalize == "range" else f", {normalize}-normalized"
+    if judge is not None:
+        how += ", chosen on one measurement and judged on another"
+    return Portfolio([table.configs[i] for i in chosen], scores, list(table.datasets),
+                     table.direction, criterion=f"mean normalized regret (greedy{how})")
+
+
+def judged_regret(table: ResultsTable, judge: ResultsTable, rows: Sequence[int]
+                  ) -> np.ndarray:
+    """Per dataset: the range-normalized regret, read from ``judge``, of the member of
+    ``rows`` that is best on ``table`` (the first of equals), averaged with the same
+    read the other way round -- how a portfolio fares when its user keeps the member
+    with the best validation score and is judged on independent data.
+
+    >>> a = table_from_records([{"dataset": "d", "config": {"x": x}, "value": v}
+    ...                         for x, v in [(1, 0.0), (2, 0.1), (3, 1.0)]])
+    >>> b = table_from_records([{"dataset": "d", "config": {"x": x}, "value": v}
+    ...                         for x, v in [(1, 0.5), (2, 0.0), (3, 1.0)]])
+    >>> judged_regret(a, b, [0, 1]).tolist()  # x=1 wins on a (0.5 on b), x=2 on b (0.1 on a)
+    [0.3]
+    """
+    return _regret_of(_views(table, _aligned(table, judge), "range"), list(rows))
+
+
+def _aligned(table: ResultsTable, judge: ResultsTable) -> ResultsTable:
+    """``judge`` with its rows and columns in ``table``'s order; an error unless it holds
+    the same configurations and datasets, with the same direction."""
+    row = {config_key(c): i for i, c in enumerate(judge.configs)}
+    col = {d: j for j, d in enumerate(judge.datasets)}
+    rows = [row.get(config_key(c)) for c in table.configs]
+    cols = [col.get(d) for d in table.datasets]
+    if (judge.direction != table.direction or len(row) != len(judge.configs)
+            or len(judge.configs) != len(table.configs)
+            or len(judge.datasets) != len(table.datasets)
+            or None in rows or None in cols):
+        raise InvalidArgumentError(
+            "`judge` must be a second measurement of the table: the same configurations and "
+            f"datasets (in any order) and the same direction; got {len(judge.configs)} "
+            f"configurations x {len(judge.datasets)} datasets ({judge.direction}) for "
+            f"{len(table.configs)} x {len(table.datasets)} ({table.direction})")
+    if rows == list(range(len(rows))) and cols == list(range(len(cols))):
+        return judge
+    return ResultsTable(table.configs, table.datasets, judge.values[np.ix_(rows, cols)],
+                        table.direction)
+
+
+#: (regrets a member is chosen by, regrets it is then judged by), one pair per reading.
+_Views = list[tuple[np.ndarray, np.ndarray]]
+
+
+def _views(table: ResultsTable, judge: ResultsTable | None, normalize: str) -> _Views:
+    mine = table.regrets(normalize)
+    if judge is None:
+        return [(mine, mine)]  # chosen and judged on the same measurement: the best member
+    theirs = judge.regrets(normalize)
+    return [(mine, theirs), (theirs, mine)]
+
+
+def _regret_of(views: _Views, rows: Sequence[int]) -> np.ndarray:
+    """Per dataset: the judged regret of the portfolio ``rows``, averaged over views."""
+    idx = np.asarray(rows, dtype=np.int64)
+    out = np.zeros(views[0][0].shape[1])
+    for chosen_by, judged_by in views:
+        pick = idx[np.argmin(chosen_by[idx], axis=0)]  # the first of equals
+        out += judged_by[pick, np.arange(len(pick))]
+    return out / len(views)
+
+
+def _greedy(views: _Views, k: int) -> tuple[list[int], list[float]]:
+    """Forward selection: add, up to ``k`` times, the row that lowers the mean judged
+    regret most (the first of equals); stop when nothing lowers it or it reaches 0."""
+    n, d = views[0][0].shape
+    # per view: the chosen member's regret on the choosing side and on the judged side
+    state = [(np.full(d, np.inf), np.ones(d)) for _ in views]
     chosen: list[int] = []
     scores: list[float] = []
-    for _ in range(min(k, len(table.configs))):
-        means = np.minimum(regrets, current[None, :]).mean(axis=1)
+    for _ in range(min(k, n)):
+        means = np.zeros(n)
+        for (chosen_by, judged_by), (by, judged) in zip(views, state, strict=True):
+            # a row takes over a dataset where it looks strictly better than the member
+            means += np.where(chosen_by < by[None, :], judged_by, judged[None, :]).mean(axis=1)
+        means /= len(views)
         means[chosen] = np.inf
         best = int(np.argmin(means))  # the first of equals: the table's order
         if chosen and means[best] >= scores[-1]:
             break  # nothing improves any more
         chosen.append(best)
-        current = np.minimum(current, regrets[best])
-        scores.append(float(current.mean()))
+        for i, ((chosen_by, judged_by), (by, judged)) in enumerate(zip(views, state,
+                                                                        strict=True)):
+            takes = chosen_by[best] < by
+            state[i] = (np.where(takes, chosen_by[best], by),
+                        np.where(takes, judged_by[best], judged))
+        scores.append(float(means[best]))
         if scores[-1] == 0.0:
             break
-    if normalize != "range":
-        reported = table.regrets("range")[chosen]
-        scores = [float(np.min(reported[: i + 1], axis=0).mean()) for i in range(len(chosen))]
-    return Portfolio([table.configs[i] for i in chosen], scores, list(table.datasets),
-                     table.direction,
-                     criterion="mean normalized regret (greedy)" if normalize == "range"
-                     else f"mean normalized regret (greedy, {normalize}-normalized)")
+    return chosen, scores
 
 
 def cross_validate(table: ResultsTable, k: int, *, folds: int = 5,
-                   normalize: str = "range", candidates: Sequence[int] | None = None
-                   ) -> float:
+                   normalize: str = "range", candidates: Sequence[int] | None = None,
+                   judge: ResultsTable | None = None, build: str = "table") -> float:
     """How well portfolios built this way carry over to unseen datasets: the datasets are
     dealt into ``folds`` groups (round robin in table order); for each group, a portfolio
     of ``k`` is built on the other datasets and scored on the group (mean range-normalized
@@ -227,6 +315,12 @@ def cross_validate(table: ResultsTable, k: int, *, folds: int = 5,
     ``normalize`` or the candidate pool from the building datasets alone: ``candidates``
     (row indices) restricts the choice to some configurations, while regret is still
     measured against the whole table, so pools of different sizes compare fairly.
+
+    With ``judge`` (a second measurement, see :func:`build_portfolio`) the unseen datasets
+    are scored as a portfolio's user meets them -- the member best on one measurement,
+    judged on the other (:func:`judged_regret`) -- and ``build`` says how the portfolios
+    are built: ``"table"`` (from ``table`` alone), ``"mean"`` (from the mean of both
+    measurements) or ``"judged"`` (``build_portfolio(..., judge=...)``).
 
     >>> table = table_from_records([
     ...     {"dataset": d, "config": {"x": x}, "value": abs(x - t)}
@@ -239,21 +333,41 @@ def cross_validate(table: ResultsTable, k: int, *, folds: int = 5,
         raise InvalidArgumentError(
             f"`folds` must be an integer from 2 to the number of datasets ({n}); "
             f"got {folds!r}")
+    if build not in _BUILDS:
+        raise InvalidArgumentError(f"`build` must be one of {list(_BUILDS)}; got {build!r}")
+    if judge is None and build != "table":
+        raise InvalidArgumentError(f"`build={build!r}` needs a second measurement (`judge`)")
+    if judge is not None:
+        judge = _aligned(table, judge)
     rows = list(range(len(table.configs))) if candidates is None else list(candidates)
     if not rows or not all(isinstance(i, (int, np.integer)) and 0 <= i < len(table.configs)
                            for i in rows):
         raise InvalidArgumentError(
             f"`candidates` must be row indices of the table (0 to {len(table.configs) - 1}); "
             f"got {candidates!r:.200}")
-    pool = ResultsTable([table.configs[i] for i in rows], table.datasets,
-                        table.values[rows], table.direction)
-    regrets = table.regrets("range")[rows]
+
+    def restrict(source: ResultsTable, values: np.ndarray | None = None) -> ResultsTable:
+        v = source.values if values is None else values
+        return ResultsTable([source.configs[i] for i in rows], source.datasets, v[rows],
+                            source.direction)
+
+    pool = restrict(table, (table.values + judge.values) / 2 if build == "mean"
+                    and judge is not None else None)
+    pool_judge = restrict(judge) if build == "judged" and judge is not None else None
+    views = _views(table, judge, "range")
+    row_of = {config_key(table.configs[i]): i for i in reversed(rows)}  # first of equals
     total = 0.0
     for f in range(folds):
         test = list(range(f, n, folds))
         train = [j for j in range(n) if j % folds != f]
-        portfolio = build_portfolio(pool.subset(train), k, normalize=normalize)
-        keys = {config_key(c) for c in portfolio.configs}
-        chosen = [i for i, c in enumerate(pool.configs) if config_key(c) in keys]
-        total += float(regrets[np.ix_(chosen, test)].min(axis=0).sum())
+        portfolio = build_portfolio(pool.subset(train), k, normalize=normalize,
+                                    judge=None if pool_judge is None
+                                    else pool_judge.subset(train))
+        chosen = [row_of[config_key(c)] for c in portfolio.configs]  # in portfolio order
+        scored = [(by[:, test], judged[:, test]) for by, judged in views]
+        total += float(_regret_of(scored, chosen).sum())
     return total / n
+
+
+#: How :func:`cross_validate` builds its portfolios when it has a second measurement.
+_BUILDS = ("table", "mean", "judged")
