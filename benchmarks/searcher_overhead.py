@@ -4,9 +4,9 @@
     python -m benchmarks.searcher_overhead --quick    # smaller, printed only
 
 TPE: a fixed history of n random Hartmann-6 trials (n = 100, 300, 1,000, 2,000); each
-repeat asks both tools for one proposal, tunelab first on even repeats and Optuna first on
-odd ones; medians over the repeats. GP: both samplers drive a real run on Hartmann-6
-(growing history, one seed) and the CPU of each proposal is recorded; the tables give the
+round asks both tools for one proposal at every n, tunelab first on even rounds and
+Optuna first on odd ones; medians over the rounds. GP: both samplers drive a real run on
+Hartmann-6 (growing history, one seed) and the CPU of each proposal is recorded; the tables give the
 median and the mean over the ten proposals before trial 100 and before trial 300 (tunelab's
 GP refits its kernel every few trials past 40, so the mean includes those refits). CPU is
 ``time.process_time()`` of this process with one BLAS thread.
@@ -44,6 +44,8 @@ GP_LIMIT_MS = 100.0
 #: Optuna's TPE at 1,000 trials as the issue measured it on this machine (ms): the state
 #: of a shared machine moves both tools, so the report also scales tunelab's figure to it.
 ISSUE_OPTUNA_TPE_MS = (16.0, 21.0)
+#: Proposals per tool and history size (a median of many is steadier on a shared machine).
+TPE_REPEATS = 100
 
 
 def _history(n: int, seed: int = 0) -> tuple[list[Config], list[float]]:
@@ -55,8 +57,9 @@ def _history(n: int, seed: int = 0) -> tuple[list[Config], list[float]]:
     return configs, values
 
 
-def tpe_fixed_history(n: int, repeats: int) -> tuple[list[float], list[float]]:
-    """CPU seconds of ``repeats`` proposals by each tool with ``n`` finished trials."""
+def tpe_contenders(n: int) -> tuple[Callable[[int], float], Callable[[int], float]]:
+    """(tunelab, Optuna): each call makes one proposal with the same ``n`` finished trials
+    and returns its CPU seconds."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -86,16 +89,28 @@ def tpe_fixed_history(n: int, repeats: int) -> tuple[list[float], list[float]]:
         study.tell(trial, state=optuna.trial.TrialState.FAIL)  # the history stays fixed
         return spent
 
-    a: list[float] = []
-    b: list[float] = []
+    return ours, theirs
+
+
+def tpe_fixed_histories(sizes: Sequence[int], repeats: int
+                        ) -> dict[int, tuple[list[float], list[float]]]:
+    """CPU seconds of ``repeats`` proposals by each tool at each history size: (tunelab,
+    Optuna) per size. Measured in rounds -- each round asks both tools once at every
+    size, the tool going first alternating -- so a change in the shared machine's speed
+    during the run touches every size and both tools alike."""
+    tools = {n: tpe_contenders(n) for n in sizes}
+    out: dict[int, tuple[list[float], list[float]]] = {n: ([], []) for n in sizes}
     for k in range(repeats):
-        if k % 2 == 0:
-            a.append(ours(k))
-            b.append(theirs(k))
-        else:
-            b.append(theirs(k))
-            a.append(ours(k))
-    return a, b
+        for n in sizes:
+            ours, theirs = tools[n]
+            a, b = out[n]
+            if k % 2 == 0:
+                a.append(ours(k))
+                b.append(theirs(k))
+            else:
+                b.append(theirs(k))
+                a.append(ours(k))
+    return out
 
 
 def _ms(xs: Sequence[float]) -> float:
@@ -108,10 +123,11 @@ def _mean_ms(xs: Sequence[float]) -> float:
 
 def measure(quick: bool, say: Callable[[str], None]) -> dict[str, list[dict[str, float]]]:
     tpe_sizes = (100, 1000) if quick else (100, 300, 1000, 2000)
-    repeats = 5 if quick else 20
+    repeats = 5 if quick else TPE_REPEATS
     tpe_rows = []
+    timings = tpe_fixed_histories(tpe_sizes, repeats)
     for n in tpe_sizes:
-        ours, theirs = tpe_fixed_history(n, repeats)
+        ours, theirs = timings[n]
         row = {"trials": n, "tunelab": _ms(ours), "optuna": _ms(theirs)}
         say(f"TPE {n} trials: tunelab {row['tunelab']:.2f} ms, Optuna {row['optuna']:.2f} ms")
         tpe_rows.append(row)
@@ -150,7 +166,8 @@ def render(result: dict[str, list[dict[str, float]]], seconds: float, load: Sequ
         f"- Python {platform.python_version()}, tunelab {tunelab.__version__}, optuna "
         f"{optuna_version}, numpy {np.__version__}; one BLAS thread",
         "",
-        "## TPE (fixed history of n random Hartmann-6 trials; median of 20 proposals)",
+        f"## TPE (fixed history of n random Hartmann-6 trials; median of {TPE_REPEATS} "
+        "rounds, each asking both tools once at every n)",
         "",
         "| trials | tunelab ms | Optuna ms | Optuna / tunelab |",
         "|---:|---:|---:|---:|",
