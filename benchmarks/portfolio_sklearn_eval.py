@@ -132,6 +132,12 @@ def choose(table: ResultsTable, model: Model, k: int = 5,
     return n, norm, b, scores
 
 
+def _head(table: ResultsTable, size: int, values: np.ndarray | None = None) -> ResultsTable:
+    """The first ``size`` rows of ``table`` (with ``values`` instead of its own)."""
+    v = table.values if values is None else values
+    return ResultsTable(table.configs[:size], table.datasets, v[:size], table.direction)
+
+
 def build_all(k: int) -> int:
     journal = read_journal()
     _, held = datasets()
@@ -144,16 +150,12 @@ def build_all(k: int) -> int:
         n_random, normalize, how, cv = choose(table, model, judge=judge)
         size = n_random + (1 if in_space(model) else 0)
 
-        def head(t: ResultsTable, values: np.ndarray | None = None) -> ResultsTable:
-            v = t.values if values is None else values
-            return ResultsTable(t.configs[:size], t.datasets, v[:size], t.direction)
-
         if how == "mean" and judge is not None:
-            portfolio = build_portfolio(head(table, (table.values + judge.values) / 2), k,
-                                        normalize=normalize)
+            portfolio = build_portfolio(_head(table, size, (table.values + judge.values) / 2),
+                                        k, normalize=normalize)
         else:
-            portfolio = build_portfolio(head(table), k, normalize=normalize,
-                                        judge=head(judge) if how == "judged"
+            portfolio = build_portfolio(_head(table, size), k, normalize=normalize,
+                                        judge=_head(judge, size) if how == "judged"
                                         and judge is not None else None)
         seconds = sum(r.get("seconds", 0.0) for r in journal
                       if r["phase"] == "pool" and r["model"] == name

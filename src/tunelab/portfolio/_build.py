@@ -193,10 +193,10 @@ def build_portfolio(table: ResultsTable, k: int, *, normalize: str = "range",
 
     ``judge`` is a second, independent measurement of the same configurations on the
     same datasets (another validation split or seed; rows and columns are matched by
-    configuration and dataset). With it, a portfolio's regret on a dataset is what a user of the portfolio
-    gets: the member that looks best on one measurement, judged by the other (both ways
-    round, averaged; see :func:`judged_regret`). A configuration that won one measurement
-    by luck then stops paying, so members are chosen for wins that repeat."""
+    configuration and dataset). With it, a portfolio's regret on a dataset is what a user
+    of the portfolio gets: the member that looks best on one measurement, judged by the
+    other (both ways round, averaged; see :func:`judged_regret`). A configuration that won
+    one measurement by luck then stops paying, so members are chosen for wins that repeat."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise InvalidArgumentError(f"`k` must be an integer >= 1; got {k!r}")
     if not table.configs or not table.datasets:
@@ -236,12 +236,12 @@ def _aligned(table: ResultsTable, judge: ResultsTable) -> ResultsTable:
     the same configurations and datasets, with the same direction."""
     row = {config_key(c): i for i, c in enumerate(judge.configs)}
     col = {d: j for j, d in enumerate(judge.datasets)}
-    rows = [row.get(config_key(c)) for c in table.configs]
-    cols = [col.get(d) for d in table.datasets]
+    rows = [row.get(config_key(c), -1) for c in table.configs]  # -1: not in judge
+    cols = [col.get(d, -1) for d in table.datasets]
     if (judge.direction != table.direction or len(row) != len(judge.configs)
             or len(judge.configs) != len(table.configs)
             or len(judge.datasets) != len(table.datasets)
-            or None in rows or None in cols):
+            or -1 in rows or -1 in cols):
         raise InvalidArgumentError(
             "`judge` must be a second measurement of the table: the same configurations and "
             f"datasets (in any order) and the same direction; got {len(judge.configs)} "
