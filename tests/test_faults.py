@@ -127,7 +127,9 @@ def test_a_trial_whose_worker_always_dies_fails_after_three_attempts(tmp_path):
 
 # ----------------------------------------------------------------- drivers
 
-OBJECTIVE = "import time\ndef f(config):\n    time.sleep(0.003)\n    return config['x']\n"
+# 10 ms a trial: the driver spends most of its time with a trial RUNNING, so a kill that
+# waited to see one rarely lands in the gap between two trials (3 ms made that flaky)
+OBJECTIVE = "import time\ndef f(config):\n    time.sleep(0.01)\n    return config['x']\n"
 
 
 _STORES: dict[str, SQLStore] = {}
