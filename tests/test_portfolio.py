@@ -225,3 +225,32 @@ def test_a_second_measurement_must_match_the_table() -> None:
         cross_validate(first, 2, folds=2, build="mean")
     with pytest.raises(InvalidArgumentError, match=r"`build` must be one of"):
         cross_validate(first, 2, folds=2, judge=first, build="both")
+
+
+def test_portfolio_build_on_the_command_line_takes_a_second_measurement(tmp_path: Path,
+                                                                        monkeypatch: Any
+                                                                        ) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "first.json").write_text(json.dumps(records(FIRST)))
+    (tmp_path / "second.json").write_text(json.dumps(records(SECOND)))
+    plain = CliRunner().invoke(cli, ["portfolio", "build", "--table", "first.json", "-k", "2",
+                                     "-o", "plain.yaml"])
+    assert plain.exit_code == 0, plain.output
+    assert [c["c"] for c in read_portfolio(tmp_path / "plain.yaml")] == ["other", "lucky"]
+    judged = CliRunner().invoke(cli, ["portfolio", "build", "--table", "first.json",
+                                      "--judge", "second.json", "-k", "2", "-o", "j.yaml"])
+    assert judged.exit_code == 0, judged.output
+    assert [c["c"] for c in read_portfolio(tmp_path / "j.yaml")] == ["other", "steady"]
+    fewer = [r for r in records(SECOND) if r["config"]["c"] != "bad"]
+    (tmp_path / "fewer.json").write_text(json.dumps(fewer))
+    bad = CliRunner().invoke(cli, ["portfolio", "build", "--table", "first.json",
+                                   "--judge", "fewer.json", "-o", "x.yaml"])
+    assert bad.exit_code != 0 and "`judge` must be a second measurement" in bad.output
+    no_table = CliRunner().invoke(cli, ["portfolio", "build", "--studies", "a,b",
+                                        "--judge", "second.json"])
+    assert no_table.exit_code != 0 and "--judge goes with --table" in no_table.output
+    not_json = tmp_path / "broken.json"
+    not_json.write_text("{")
+    broken = CliRunner().invoke(cli, ["portfolio", "build", "--table", "first.json",
+                                      "--judge", "broken.json"])
+    assert broken.exit_code != 0 and "--judge" in broken.output and "not JSON" in broken.output

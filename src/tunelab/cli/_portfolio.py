@@ -29,12 +29,21 @@ def portfolio() -> None:
               help="Configurations in the portfolio.")
 @click.option("--direction", type=click.Choice(["min", "max"]), default="min",
               show_default=True, help="For --table: is the value minimised or maximised?")
+@click.option("--judge", "judge_file", type=click.Path(dir_okay=False, exists=True),
+              default=None, help="With --table: a second, independent measurement of the "
+                                 "same configurations on the same datasets (another split "
+                                 "or seed), in the same format. Each member is then chosen "
+                                 "on one measurement and judged on the other, so wins "
+                                 "that do not repeat are not bought.")
+@click.option("--normalize", type=click.Choice(["range", "median"]), default="range",
+              show_default=True, help="How regret is scaled per dataset while choosing.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default="portfolio.yaml",
               show_default=True, help="YAML (or .json) file to write.")
 @store_option
 @click.pass_context
 def build(ctx: click.Context, studies: str | None, table_file: str | None, k: int,
-          direction: str, output: str, store: str | None) -> None:
+          direction: str, judge_file: str | None, normalize: str, output: str,
+          store: str | None) -> None:
     """Choose K configurations greedily so that the best of them has the lowest mean
     normalized regret over the datasets; write them best first. Use it with
     `tunelab run ... --portfolio FILE`."""
@@ -42,12 +51,17 @@ def build(ctx: click.Context, studies: str | None, table_file: str | None, k: in
 
     if (studies is None) == (table_file is None):
         raise click.UsageError("give --studies A,B,... or --table FILE (one of them)")
+    if judge_file is not None and table_file is None:
+        raise click.UsageError("--judge goes with --table (a second table of the same "
+                               "configurations and datasets)")
     if studies is not None:
         names = [s.strip() for s in studies.split(",") if s.strip()]
         table = table_from_studies(names, _store(ctx, store))
     else:
         table = table_from_records(_read_records(Path(str(table_file))), direction=direction)
-    chosen = build_portfolio(table, k)
+    judge = None if judge_file is None else table_from_records(
+        _read_records(Path(judge_file), "--judge"), direction=direction)
+    chosen = build_portfolio(table, k, normalize=normalize, judge=judge)
     path = chosen.save(output)
     click.echo(f"{len(chosen.configs)} configuration(s) over {len(table.datasets)} "
                f"dataset(s), {len(table.configs)} candidate(s); mean normalized regret "
@@ -57,16 +71,16 @@ def build(ctx: click.Context, studies: str | None, table_file: str | None, k: in
     click.echo(f"wrote {path}", err=True)
 
 
-def _read_records(path: Path) -> list[dict[str, Any]]:
+def _read_records(path: Path, option: str = "--table") -> list[dict[str, Any]]:
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".json":
         try:
             data = json.loads(text)
         except ValueError as exc:
-            raise click.BadParameter(f"not JSON: {exc}", param_hint="--table") from None
+            raise click.BadParameter(f"not JSON: {exc}", param_hint=option) from None
         if not isinstance(data, list):
             raise click.BadParameter("a JSON table is a list of {dataset, config, value} "
-                                     "records", param_hint="--table")
+                                     "records", param_hint=option)
         return data
     rows = []
     for i, row in enumerate(csv.DictReader(text.splitlines()), 2):
@@ -76,7 +90,7 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
         except (KeyError, ValueError, TypeError) as exc:
             raise click.BadParameter(
                 f"line {i}: need columns dataset, config (JSON) and value ({exc})",
-                param_hint="--table") from None
+                param_hint=option) from None
     return rows
 
 
