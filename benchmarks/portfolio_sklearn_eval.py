@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -22,16 +23,19 @@ from benchmarks.portfolio_sklearn import (
 from benchmarks.portfolio_sklearn_models import (
     HOLD_OUT_EVERY,
     MAX_ROWS,
+    MAX_SOURCE_ROWS,
     MODELS,
     Model,
     datasets,
     load,
+    source_rows,
 )
 from tunelab.portfolio import (
     Portfolio,
     ResultsTable,
     build_portfolio,
     cross_validate,
+    judged_regret,
     table_from_records,
 )
 from tunelab.space import config_key
@@ -54,6 +58,8 @@ COMMAND = ("python -m benchmarks.portfolio_sklearn collect && "
 COMMAND_WITH_REPLICATE = ("python -m benchmarks.portfolio_sklearn collect && "
                           "python -m benchmarks.portfolio_sklearn replicate && "
                           "python -m benchmarks.portfolio_sklearn build")
+CV_TEXT_LARGER = (f"; scored on the building datasets of {MAX_SOURCE_ROWS:,} rows or fewer, "
+                  "the larger ones (when used) in every fold's training")
 #: The validation split of the building datasets' second measurement (``replicate``).
 REPLICATE_SPLIT = 1
 #: How a portfolio can be built from the building datasets (see :func:`choose`).
@@ -110,26 +116,78 @@ def replicate_table(table: ResultsTable, journal: list[dict[str, Any]], model: s
 
 
 def choose(table: ResultsTable, model: Model, k: int = 5,
-           judge: ResultsTable | None = None
-           ) -> tuple[int, str, str, dict[tuple[int, str, str], float]]:
+           judge: ResultsTable | None = None, larger: Sequence[int] = ()
+           ) -> tuple[int, str, str, bool, dict[tuple[Any, ...], float]]:
     """The pool size (random candidates, among :data:`POOL_SIZES` that were collected),
-    normalization and way of building (``"table"``: from split 0's results; with the
+    normalization, way of building (``"table"``: from split 0's results; with the
     replicate ``judge`` also ``"mean"`` of both splits and ``"judged"``: chosen on one,
-    judged on the other) whose portfolios' first 5 carry over best across the *building*
-    datasets (5-fold cross-validation, regret against the whole table; with ``judge``
-    each left-out dataset is scored as the held-out protocol does: the member best on
-    one split, judged on the other). Ties go to the larger pool, then ``"range"``, then
-    the order of :data:`BUILDS`."""
+    judged on the other) and -- with ``judge`` and ``larger`` (columns of the larger
+    building datasets) -- whether to build from the larger datasets too, whose
+    portfolios' first 5 carry over best across the *building* datasets (5-fold
+    cross-validation, regret against the whole table; with ``judge`` each left-out dataset
+    is scored as the held-out protocol does: the member best on one split, judged on the
+    other). With ``larger`` only the other building datasets are left out and scored; the
+    larger ones, when used, are in every fold's training. Ties go to the larger pool,
+    then ``"range"``, then the order of :data:`BUILDS`, then without the larger datasets.
+    Returns (pool size, normalization, way of building, larger datasets used, every
+    setting's score); a score's key is (pool size, normalization, way[, "larger"/"rule"])."""
     offset = 1 if in_space(model) else 0
     sizes = [n for n in POOL_SIZES if n + offset <= len(table.configs)]
     builds = BUILDS if judge is not None else BUILDS[:1]
-    scores = {(n, norm, b): cross_validate(table, k, folds=5, normalize=norm,
-                                           candidates=range(n + offset), judge=judge, build=b)
-              for n in sizes for norm in NORMALIZE_OPTIONS for b in builds}
-    n, norm, b = min(scores, key=lambda key: (round(scores[key], 6), -key[0],
-                                              NORMALIZE_OPTIONS.index(key[1]),
-                                              BUILDS.index(key[2])))
-    return n, norm, b, scores
+    scores: dict[tuple[Any, ...], float] = {}
+    if judge is None or not larger:
+        for n in sizes:
+            for norm in NORMALIZE_OPTIONS:
+                for b in builds:
+                    scores[(n, norm, b)] = cross_validate(
+                        table, k, folds=5, normalize=norm, candidates=range(n + offset),
+                        judge=judge, build=b)
+    else:
+        more = sorted(set(larger))
+        base = [j for j in range(len(table.datasets)) if j not in set(more)]
+        for n in sizes:
+            for norm in NORMALIZE_OPTIONS:
+                for b in builds:
+                    for use in (False, True):
+                        scores[(n, norm, b, "larger" if use else "rule")] = \
+                            cv_with_more_datasets(table, judge, range(n + offset), norm, b,
+                                                  base, more if use else (), k=k)
+    best = min(scores, key=lambda key: (round(scores[key], 6), -key[0],
+                                        NORMALIZE_OPTIONS.index(key[1]),
+                                        BUILDS.index(key[2]), key[3:] == ("larger",)))
+    return best[0], best[1], best[2], best[3:] == ("larger",), scores
+
+
+def cv_with_more_datasets(table: ResultsTable, judge: ResultsTable, rows: Sequence[int],
+                          normalize: str, how: str, base: Sequence[int],
+                          more: Sequence[int] = (), folds: int = 5, k: int = 5) -> float:
+    """Cross-validated regret of the first ``k`` on the datasets ``base`` (columns of
+    ``table``, dealt round robin into ``folds`` groups), each fold's portfolio built from
+    the other groups plus the datasets ``more`` (always in training; none: the plain
+    cross-validation of ``tunelab.portfolio.cross_validate`` on ``base``). Built from
+    ``rows`` as ``how`` says (``table``: split 0's results; ``mean``: the mean of both
+    splits; ``judged``: chosen on one, judged on the other); scored as the held-out
+    protocol does (member best on one split, judged on the other; range-normalized
+    against the whole table). Mean over ``base``."""
+    if len(base) < folds:
+        raise ValueError(f"{len(base)} datasets to score cannot fill {folds} folds")
+    rows = list(rows)
+    values = (table.values + judge.values) / 2 if how == "mean" else table.values
+    pool_table = ResultsTable([table.configs[i] for i in rows], table.datasets,
+                              values[rows], table.direction)
+    pool_judge = ResultsTable(pool_table.configs, table.datasets, judge.values[rows],
+                              table.direction)
+    row_of = {config_key(table.configs[i]): i for i in reversed(rows)}  # first of equals
+    total = 0.0
+    for f in range(folds):
+        test = list(base[f::folds])
+        train = [j for i, j in enumerate(base) if i % folds != f] + list(more)
+        portfolio = build_portfolio(
+            pool_table.subset(train), k, normalize=normalize,
+            judge=pool_judge.subset(train) if how == "judged" else None)
+        chosen = [row_of[config_key(c)] for c in portfolio.configs]
+        total += float(judged_regret(table.subset(test), judge.subset(test), chosen).sum())
+    return total / len(base)
 
 
 def _head(table: ResultsTable, size: int, values: np.ndarray | None = None) -> ResultsTable:
@@ -147,8 +205,16 @@ def build_all(k: int) -> int:
             print(f"{name}: no complete building dataset in the journal yet; skipped")
             continue
         judge = replicate_table(table, journal, name)
-        n_random, normalize, how, cv = choose(table, model, judge=judge)
+        larger = [j for j, d in enumerate(table.datasets) if source_rows(d) > MAX_SOURCE_ROWS]
+        rule = [j for j in range(len(table.datasets)) if j not in set(larger)]
+        if judge is None and larger:  # the choice needs both splits: the rule's datasets
+            table, larger = table.subset(rule), []
+        n_random, normalize, how, use_larger, cv = choose(table, model, judge=judge,
+                                                          larger=larger)
         size = n_random + (1 if in_space(model) else 0)
+        if larger and not use_larger:  # built from the rule's datasets only
+            table = table.subset(rule)
+            judge = None if judge is None else judge.subset(rule)
 
         if how == "mean" and judge is not None:
             portfolio = build_portfolio(_head(table, size, (table.values + judge.values) / 2),
@@ -175,9 +241,12 @@ def build_all(k: int) -> int:
                                     "seed 0)",
             "normalize": normalize,
             "build": BUILD_TEXT[how],
+            "larger_datasets": ("used: in every fold's training, and to build"
+                                if use_larger else "not used") if larger else "none collected",
             "cv_regret_first5": {" ".join(map(str, key)): round(v, 5)
                                  for key, v in cv.items()},
-            "cv_protocol": CV_TEXT if judge is None else CV_TEXT_JUDGED,
+            "cv_protocol": (CV_TEXT if judge is None else CV_TEXT_JUDGED) + (
+                CV_TEXT_LARGER if larger else ""),
             "training_cpu_seconds": round(seconds, 1),
             "source": "PMLB (Olson et al. 2017), /work/shared/data/pmlb",
             "held_out_datasets": held,
@@ -185,7 +254,8 @@ def build_all(k: int) -> int:
         }
         path = portfolio.save(BUILTIN / f"{name}.yaml")
         print(f"{name}: {len(portfolio.configs)} configs from {size} candidates x "
-              f"{len(table.datasets)} datasets ({normalize}, {how}); "
+              f"{len(table.datasets)} datasets ({normalize}, {how}"
+              f"{', with the larger datasets' if use_larger else ''}); "
               f"regret {[round(r, 4) for r in portfolio.regret]} -> {path}")
         best = sorted(cv.items(), key=lambda kv: kv[1])[:4]
         print(f"  5-fold CV regret of the first 5 on the building datasets (best 4): {best}")

@@ -7,10 +7,14 @@ Everything here is fixed by rule so that anyone can rebuild the same numbers:
   rows and at most 100 features, less :data:`DUPLICATES` (the same underlying data under
   another name, or a sibling of one family -- same rows or same source with another feature
   set or target -- so that no held-out dataset has a twin among the building ones). Sorted by
-  name (case-insensitive); every 6th (starting with the first) is **held out**.
+  name (case-insensitive); every 6th (starting with the first) is **held out**. The
+  larger datasets -- 5,001 to 100,000 rows, at most 100 features, less duplicates and
+  :data:`HELD_OUT_SIBLINGS` -- are **building** datasets too (never held out; they were
+  added after the held-out datasets were fixed, which they leave as they were).
 * **Split**: classes with fewer than :data:`MIN_CLASS_ROWS` rows are dropped; a dataset
-  larger than :data:`MAX_ROWS` is subsampled to it (stratified, seed 0); then one stratified
-  2/3 train, 1/3 validation split (seed 0).
+  larger than :data:`MAX_ROWS` is subsampled to it (stratified, seed 0; for the larger
+  building datasets, classes left with fewer than :data:`MIN_CLASS_ROWS` rows are dropped
+  again); then one stratified 2/3 train, 1/3 validation split (seed 0).
 * **Metric**: balanced accuracy on the validation third (mean per-class recall; chance is
   1 / number of classes), maximised. The model's own ``random_state`` is 0.
 * **Preprocessing**: none for the tree models; a ``StandardScaler`` (fitted on the train
@@ -35,6 +39,8 @@ from benchmarks.problems import data_dir
 from tunelab import Categorical, Float, Int, Space
 
 MIN_ROWS, MAX_SOURCE_ROWS, MAX_FEATURES = 300, 5000, 100
+#: The larger datasets (more than MAX_SOURCE_ROWS rows, at most this many) that only build.
+MAX_LARGE_SOURCE_ROWS = 100_000
 MAX_ROWS = 1000
 MIN_CLASS_ROWS = 10
 HOLD_OUT_EVERY = 6
@@ -48,6 +54,12 @@ DUPLICATES = frozenset([
     "GAMETES_Heterogeneity_20atts_1600_Het_0.4_0.2_75_EDM-2_001",
     "Hill_Valley_without_noise", "led24", "mfeat-karhunen", "mfeat-morphological",
     "mfeat-zernike", "solar-flare_1", "wine-quality-white",
+])
+
+
+#: Larger datasets from the same source as a held-out dataset (never used at all).
+HELD_OUT_SIBLINGS = frozenset([
+    "ann-thyroid",  # thyroid disease records, as allhypo
 ])
 
 
@@ -160,6 +172,11 @@ def _index() -> dict[str, dict[str, Any]]:
     return {e["name"]: e for e in entries}
 
 
+def source_rows(name: str) -> int:
+    """The number of rows of a PMLB dataset's file (before any subsampling)."""
+    return int(_index()[name]["rows"])
+
+
 @cache
 def datasets() -> tuple[list[str], list[str]]:
     """(building datasets, held-out datasets), by the module's fixed rule."""
@@ -168,7 +185,12 @@ def datasets() -> tuple[list[str], list[str]]:
                     and e["features"] <= MAX_FEATURES and e["name"] not in DUPLICATES),
                    key=str.lower)
     held = names[::HOLD_OUT_EVERY]
-    return [n for n in names if n not in held], held
+    larger = [e["name"] for e in _index().values()
+              if MAX_SOURCE_ROWS < e["rows"] <= MAX_LARGE_SOURCE_ROWS
+              and e["features"] <= MAX_FEATURES
+              and e["name"] not in DUPLICATES | HELD_OUT_SIBLINGS]
+    build = sorted([n for n in names if n not in held] + larger, key=str.lower)
+    return build, held
 
 
 @dataclass(frozen=True)
@@ -196,7 +218,9 @@ def _numeric(column: list[str]) -> np.ndarray:
 def prepare(name: str) -> tuple[np.ndarray, np.ndarray]:
     """(features, labels 0..k-1) of a PMLB dataset: classes with fewer than
     :data:`MIN_CLASS_ROWS` rows dropped, then subsampled to :data:`MAX_ROWS` rows
-    (stratified, seed 0) when larger. Shared by both evaluation protocols."""
+    (stratified, seed 0) when larger; for the larger building datasets (more than
+    :data:`MAX_SOURCE_ROWS` rows in the file) classes left with fewer than
+    :data:`MIN_CLASS_ROWS` rows are dropped once more. Shared by both evaluation protocols."""
     from sklearn.model_selection import train_test_split
 
     target = _index()[name]["target"]
@@ -211,6 +235,9 @@ def prepare(name: str) -> tuple[np.ndarray, np.ndarray]:
     x, y = x[keep], np.unique(y[keep], return_inverse=True)[1]
     if len(y) > MAX_ROWS:
         x, _, y, _ = train_test_split(x, y, train_size=MAX_ROWS, stratify=y, random_state=0)
+        if source_rows(name) > MAX_SOURCE_ROWS:  # a larger dataset's rare classes: again
+            keep = np.bincount(y)[y] >= MIN_CLASS_ROWS
+            x, y = x[keep], np.unique(y[keep], return_inverse=True)[1]
     return x, y
 
 

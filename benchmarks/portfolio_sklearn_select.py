@@ -118,9 +118,48 @@ def compare() -> dict[str, dict[str, dict[int, float]]]:
     return out
 
 
+def larger_datasets_check() -> dict[str, tuple[float, float]]:
+    """Per model: the cross-validated regret of the first 5 on the building datasets of
+    the 300-5,000-row rule, with the portfolios built from the other folds alone and with
+    the larger building datasets added to every fold's training -- whether the larger
+    datasets help portfolios carry over, judged on building datasets only. Uses the pool
+    size, normalization and way of building each shipped portfolio records."""
+    import yaml
+
+    from benchmarks.portfolio_sklearn import BUILTIN, read_journal
+    from benchmarks.portfolio_sklearn_eval import (
+        BUILD_TEXT,
+        building_table,
+        cv_with_more_datasets,
+        replicate_table,
+    )
+    from benchmarks.portfolio_sklearn_models import MAX_SOURCE_ROWS, MODELS, source_rows
+
+    journal = read_journal()
+    how_of = {text: how for how, text in BUILD_TEXT.items()}
+    out = {}
+    for name in MODELS:
+        meta = yaml.safe_load((BUILTIN / f"{name}.yaml").read_text(encoding="utf-8"))["meta"]
+        table = building_table(name, journal)
+        judge = replicate_table(table, journal, name)
+        if judge is None:
+            continue
+        base = [j for j, d in enumerate(table.datasets) if source_rows(d) <= MAX_SOURCE_ROWS]
+        more = [j for j, d in enumerate(table.datasets) if source_rows(d) > MAX_SOURCE_ROWS]
+        if not more:
+            continue
+        rows = range(min(int(meta["candidates"]), len(table.configs)))
+        args = (table, judge, rows, str(meta["normalize"]), how_of[str(meta["build"])], base)
+        out[name] = (cv_with_more_datasets(*args), cv_with_more_datasets(*args, more))
+    return out
+
+
 def main() -> int:
     for name, res in compare().items():
         print(name, {m: {n: round(v, 4) for n, v in r.items()} for m, r in res.items()})
+    for name, (alone, more) in larger_datasets_check().items():
+        print(name, f"CV regret of the first 5 on the 300-5,000-row building datasets: "
+              f"{alone:.4f} from them alone, {more:.4f} with the larger datasets")
     return 0
 
 

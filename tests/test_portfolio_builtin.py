@@ -42,7 +42,12 @@ def test_each_sklearn_portfolio_loads_and_fits_its_space(name: str) -> None:
     assert len(info["datasets"]) >= 30
     meta = info["meta"]
     assert meta["built_by"].startswith("python -m benchmarks.portfolio_sklearn")
-    assert meta["candidates"] >= 40 and meta["estimator"].startswith("sklearn.")
+    from benchmarks.portfolio_sklearn_eval import POOL_SIZES
+
+    # the pool size is chosen by cross-validation among POOL_SIZES random candidates
+    assert meta["candidates"] >= min(POOL_SIZES) and meta["estimator"].startswith("sklearn.")
+    assert meta["larger_datasets"] in ("not used", "used: in every fold's training, and to build")
+    assert len(info["datasets"]) == (55 if meta["larger_datasets"].startswith("used") else 39)
     assert not set(meta["held_out_datasets"]) & set(info["datasets"])  # never learned on
     searcher = PortfolioSearcher(configs, then="tpe", seed=0)
     assert searcher.suggest(space, [], 0) == configs[0]
@@ -167,6 +172,7 @@ def test_the_build_step_reads_the_replicate_split_and_chooses_how_to_build() -> 
         replicate_table,
     )
     from benchmarks.portfolio_sklearn_models import MODELS, datasets
+    from tunelab.portfolio import cross_validate
 
     model = MODELS["svc"]
     names = datasets()[0][:6]
@@ -181,9 +187,19 @@ def test_the_build_step_reads_the_replicate_split_and_chooses_how_to_build() -> 
     assert judge is not None and judge.configs == table.configs
     split1 = [r["balanced_accuracy"] for r in journal if r.get("split") == 1]
     np.testing.assert_array_equal(judge.values, np.array(split1).reshape(6, 40).T)
-    n, norm, how, cv = choose(table, model, judge=judge)
-    assert how in BUILDS and {key[2] for key in cv} == set(BUILDS)
+    n, norm, how, use_larger, cv = choose(table, model, judge=judge)
+    assert how in BUILDS and {key[2] for key in cv} == set(BUILDS) and not use_larger
     assert cv[(n, norm, how)] <= min(cv.values()) + 1e-6  # ties are rounded to 1e-6
     # a replicate that misses one fit is not used
     assert replicate_table(table, journal[:-1], "svc") is None
-    assert {key[2] for key in choose(table, model)[3]} == {"table"}
+    assert {key[2] for key in choose(table, model)[4]} == {"table"}
+    # larger datasets: scored only on the others, in every fold's training when used
+    n, norm, how, use_larger, cv = choose(table, model, judge=judge, larger=[0])
+    assert {key[3] for key in cv} == {"rule", "larger"}
+    assert cv[(n, norm, how, "larger" if use_larger else "rule")] <= min(cv.values()) + 1e-6
+    rule = [1, 2, 3, 4, 5]  # without the larger dataset: the plain cross-validation
+    for build in BUILDS:
+        assert cv[(20, "median", build, "rule")] == pytest.approx(cross_validate(
+            table.subset(rule), 5, folds=5, normalize="median", candidates=range(20),
+            judge=judge.subset(rule), build=build))
+    assert cv[(20, "range", "table", "larger")] != cv[(20, "range", "table", "rule")]
