@@ -395,6 +395,48 @@ def holdout_results(model: Model, portfolio: Sequence[Mapping[str, Any]],
     return out
 
 
+def hindsight_first(model: Model, n: int = 5,
+                    journal: Sequence[Mapping[str, Any]] | None = None) -> float:
+    """A diagnostic, never used to build anything: the mean headline regret (as
+    :func:`holdout_results` averages it: over splits, then over held-out datasets) of the
+    first ``n`` chosen greedily from the candidate pool *on the held-out datasets' own
+    test scores* -- how good a first ``n`` the pool holds for these datasets, with
+    hindsight (optimistic: the choice also fits their noise)."""
+    if journal is None:
+        journal = read_journal(HOLDOUT_JOURNAL)
+    _, held = datasets()
+    use = set(complete_splits(journal))
+    groups: dict[tuple[str, int], list[Mapping[str, Any]]] = defaultdict(list)
+    for r in latest_records(journal).values():
+        if r["model"] == model.name and r["split"] in use and r["dataset"] in held:
+            groups[(r["dataset"], r["split"])].append(r)
+    pools = {g: {config_key(r["config"]): (r[VALID], r[TEST]) for r in recs
+                 if r["phase"] == "pool"} for g, recs in groups.items()}
+    pools = {g: p for g, p in pools.items() if p}  # (dataset, split)s with pool results
+    keys = sorted(set.intersection(*(set(p) for p in pools.values()))) if pools else []
+    if not keys:
+        return float("nan")
+    cases = sorted(pools)
+    valid = np.array([[pools[g][k][0] for k in keys] for g in cases])
+    regret = np.array([[normalized_regret(max(r[TEST] for r in groups[g]),
+                                          1.0 / load_split(*g).classes, pools[g][k][1])
+                        for k in keys] for g in cases])
+    names = np.array([g[0] for g in cases])
+
+    def mean_regret(rows: list[int]) -> float:
+        # the member best by validation (the first of equals), judged by test
+        v = valid[:, rows]
+        first_best = np.argmax(v >= v.max(axis=1, keepdims=True) - TIE, axis=1)
+        got = regret[np.arange(len(cases)), np.asarray(rows)[first_best]]
+        return float(np.mean([got[names == d].mean() for d in sorted(set(names))]))
+
+    chosen: list[int] = []
+    for _ in range(min(n, len(keys))):
+        chosen.append(min((j for j in range(len(keys)) if j not in chosen),
+                          key=lambda j: mean_regret([*chosen, j])))
+    return mean_regret(chosen)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)

@@ -249,3 +249,34 @@ def test_tpe_run_replays_a_journaled_run_without_fitting(tmp_path: Any) -> None:
     tpe_run(journal, MODELS["svc"], "bupa", 0)
     assert journal.fits == 0
     assert len(path.read_text(encoding="utf-8").splitlines()) == TPE_BUDGET
+
+
+def test_hindsight_first_chooses_on_the_held_out_test_scores() -> None:
+    from benchmarks.portfolio_sklearn_holdout import TPE_BUDGET, hindsight_first, load_split
+    from benchmarks.portfolio_sklearn_models import datasets
+
+    held = datasets()[1]
+    d1, d2 = held[0], held[1]
+    # (valid, test) per pool configuration and dataset: A looks best on validation
+    # everywhere; B is best on test on d1, C on d2
+    scores = {"A": {d1: (0.9, 0.5), d2: (0.9, 0.9)},
+              "B": {d1: (0.8, 0.9), d2: (0.8, 0.3)},
+              "C": {d1: (0.1, 0.8), d2: (0.1, 0.95)}}
+    journal: list[dict[str, Any]] = [
+        {"phase": "pool", "model": "svc", "dataset": d, "split": 0, "config": {"c": c},
+         VALID: v, TEST: t} for c, row in scores.items() for d, (v, t) in row.items()]
+    # every model has a finished TPE run on every held-out dataset: split 0 is complete
+    journal += [{"phase": "tpe", "model": m, "dataset": d, "split": 0, "n": TPE_BUDGET - 1,
+                 "config": {"c": "tpe"}, VALID: 0.0, TEST: 0.0} for m in MODELS for d in held]
+    best = {d1: 0.9, d2: 0.95}
+    chance = {d: 1.0 / load_split(d, 0).classes for d in (d1, d2)}
+
+    def regret(picks: dict[str, str]) -> float:
+        return float(np.mean([(best[d] - scores[c][d][1]) / (best[d] - chance[d])
+                              for d, c in picks.items()]))
+
+    alone = {c: regret({d1: c, d2: c}) for c in scores}
+    assert hindsight_first(MODELS["svc"], 1, journal) == pytest.approx(min(alone.values()))
+    # with every member, A (best on validation everywhere) is kept everywhere
+    assert hindsight_first(MODELS["svc"], 3, journal) == pytest.approx(alone["A"])
+    assert math.isnan(hindsight_first(MODELS["mlp"], 5, journal))  # no pool records
