@@ -53,6 +53,14 @@ METRIC_TEXT = (f"balanced accuracy on a fixed stratified 1/3 validation split (s
 METRIC_TEXT_TWO_SPLITS = (f"balanced accuracy on stratified 1/3 validation splits (seeds 0 "
                           f"and 1) of the PMLB dataset, subsampled to at most {MAX_ROWS} rows "
                           "(stratified, seed 0); model random_state 0; maximised")
+METRIC_TEXT_THREE_WAY = (f"balanced accuracy of the PMLB dataset, subsampled to at most "
+                         f"{MAX_ROWS} rows (stratified, seed 0), split as the held-out "
+                         "protocol splits (seed 0): trained on 4/9 of the rows, scored on a "
+                         "stratified 2/9 validation part and a 1/3 test part; model "
+                         "random_state 0; maximised")
+COMMAND_THREE_WAY = ("python -m benchmarks.portfolio_sklearn collect && "
+                     "python -m benchmarks.portfolio_sklearn_holdout building && "
+                     "python -m benchmarks.portfolio_sklearn build")
 COMMAND = ("python -m benchmarks.portfolio_sklearn collect && "
            "python -m benchmarks.portfolio_sklearn build")
 COMMAND_WITH_REPLICATE = ("python -m benchmarks.portfolio_sklearn collect && "
@@ -68,6 +76,12 @@ BUILD_TEXT = {
     "table": "greedy on the validation split 0 results",
     "mean": "greedy on the mean of the validation split 0 and split 1 results",
     "judged": "greedy, each member chosen on one validation split and judged on the other",
+}
+BUILD_TEXT_THREE_WAY = {
+    "table": "greedy on the validation part's results",
+    "mean": "greedy on the mean of the validation and test parts' results",
+    "judged": "greedy, each member chosen on one part (validation or test) and judged on "
+              "the other",
 }
 CV_TEXT = ("5-fold cross-validation over the building datasets, regret of the best of the "
            "first 5 on split 0")
@@ -96,6 +110,46 @@ def building_table(model: str, journal: list[dict[str, Any]], split: int = 0
     rows = [i for i in range(len(table.configs)) if not np.isnan(table.values[i]).any()]
     return ResultsTable([table.configs[i] for i in rows], table.datasets,
                         table.values[rows], table.direction)
+
+
+def three_way_tables(model: str, journal: list[dict[str, Any]], like: ResultsTable
+                     ) -> tuple[ResultsTable, ResultsTable] | None:
+    """The pool on the building datasets split as the held-out protocol splits
+    (``portfolio_sklearn_holdout building``): (validation part, test part) as two
+    measurements, rows and columns in ``like``'s order (the split-0 building table); None
+    unless they cover every cell of ``like``."""
+    from benchmarks.portfolio_sklearn_holdout import TEST, VALID
+
+    recs = [r for r in journal if r["phase"] == "pool" and r["model"] == model
+            and r["split"] == 0]
+    out = []
+    for field in (VALID, TEST):
+        other = table_from_records([{"dataset": r["dataset"], "config": r["config"],
+                                     "value": r[field]} for r in recs], direction="max")
+        row = {config_key(c): i for i, c in enumerate(other.configs)}
+        col = {d: j for j, d in enumerate(other.datasets)}
+        rows = [row.get(config_key(c)) for c in like.configs]
+        cols = [col.get(d) for d in like.datasets]
+        if any(i is None for i in rows) or any(j is None for j in cols):
+            return None
+        values = other.values[np.ix_(rows, cols)]
+        if np.isnan(values).any():
+            return None
+        out.append(ResultsTable(like.configs, like.datasets, values, like.direction))
+    return out[0], out[1]
+
+
+def building_measurements(model: str, table: ResultsTable, journal: list[dict[str, Any]],
+                          building3: list[dict[str, Any]]
+                          ) -> tuple[ResultsTable, ResultsTable | None, bool]:
+    """What a portfolio is built from: (measurement, second measurement or None, whether
+    they are the held-out protocol's split). The size-matched validation and test parts
+    (:func:`three_way_tables`) when they cover ``table`` (the split-0 building table),
+    else split 0 with its replicate (:func:`replicate_table`) when there is one."""
+    three = three_way_tables(model, building3, table)
+    if three is not None:
+        return three[0], three[1], True
+    return table, replicate_table(table, journal, model), False
 
 
 def replicate_table(table: ResultsTable, journal: list[dict[str, Any]], model: str
@@ -197,14 +251,17 @@ def _head(table: ResultsTable, size: int, values: np.ndarray | None = None) -> R
 
 
 def build_all(k: int) -> int:
+    from benchmarks.portfolio_sklearn_holdout import BUILDING_JOURNAL
+
     journal = read_journal()
+    building3 = read_journal(BUILDING_JOURNAL)
     _, held = datasets()
     for name, model in MODELS.items():
         table = building_table(name, journal)
         if not table.datasets:
             print(f"{name}: no complete building dataset in the journal yet; skipped")
             continue
-        judge = replicate_table(table, journal, name)
+        table, judge, three = building_measurements(name, table, journal, building3)
         larger = [j for j, d in enumerate(table.datasets) if source_rows(d) > MAX_SOURCE_ROWS]
         rule = [j for j in range(len(table.datasets)) if j not in set(larger)]
         if judge is None and larger:  # the choice needs both splits: the rule's datasets
@@ -223,24 +280,26 @@ def build_all(k: int) -> int:
             portfolio = build_portfolio(_head(table, size), k, normalize=normalize,
                                         judge=_head(judge, size) if how == "judged"
                                         and judge is not None else None)
-        seconds = sum(r.get("seconds", 0.0) for r in journal
+        seconds = sum(r.get("seconds", 0.0) for r in (building3 if three else journal)
                       if r["phase"] == "pool" and r["model"] == name
                       and r["dataset"] in set(table.datasets))
         portfolio.space = model.space.to_dict()
-        portfolio.metric = METRIC_TEXT if how == "table" else METRIC_TEXT_TWO_SPLITS
+        portfolio.metric = (METRIC_TEXT_THREE_WAY if three else
+                            METRIC_TEXT if how == "table" else METRIC_TEXT_TWO_SPLITS)
         portfolio.meta = {
             "model": name,
             "estimator": model.estimator,
             "notes": model.note,
             "library_default": model.default or "the estimator's own defaults",
-            "built_by": COMMAND if judge is None else COMMAND_WITH_REPLICATE,
+            "built_by": (COMMAND_THREE_WAY if three else
+                         COMMAND if judge is None else COMMAND_WITH_REPLICATE),
             "candidates": size,
             "candidate_pool": ("the library default (when in the space) and random "
                                "configurations of the space (Space.sample, seed 0)")
             if in_space(model) else "random configurations of the space (Space.sample, "
                                     "seed 0)",
             "normalize": normalize,
-            "build": BUILD_TEXT[how],
+            "build": (BUILD_TEXT_THREE_WAY if three else BUILD_TEXT)[how],
             "larger_datasets": ("used: in every fold's training, and to build"
                                 if use_larger else "not used") if larger else "none collected",
             "cv_regret_first5": {" ".join(map(str, key)): round(v, 5)

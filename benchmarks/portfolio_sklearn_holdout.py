@@ -67,6 +67,9 @@ from tunelab.space import config_key  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 HOLDOUT_JOURNAL = REPO / "benchmarks" / "results" / "portfolio_sklearn_holdout.jsonl"
+#: The candidate pool on the *building* datasets, split as the held-out protocol splits
+#: (train 4/9, validation 2/9, test 1/3): a size-matched pair of measurements to build from.
+BUILDING_JOURNAL = REPO / "benchmarks" / "results" / "portfolio_sklearn_building3.jsonl"
 VALID, TEST = "valid", "test"
 TEST_FRACTION = 1 / 3
 VALID_FRACTION = 1 / 3  # of the rows left after the test split
@@ -437,9 +440,32 @@ def hindsight_first(model: Model, n: int = 5,
     return mean_regret(chosen)
 
 
+def collect_building(args: argparse.Namespace) -> int:
+    """The candidate pool on the building datasets with the held-out protocol's split
+    (seed ``--split``), into :data:`BUILDING_JOURNAL`; ``--shard i/n`` takes every n-th
+    dataset from the i-th, so that n processes can share the work."""
+    build, _ = datasets()
+    index, count = (int(v) for v in args.shard.split("/"))
+    journal = HoldoutJournal(BUILDING_JOURNAL)
+    start = time.time()
+    for ds in build[index::count]:
+        for name in args.models:
+            for config in pool(MODELS[name], args.candidates):
+                journal.run("pool", name, ds, args.split, dict(config))
+        print(f"[{time.time() - start:7.0f} s, {journal.fits} fits, {journal.cpu / 60:.1f} "
+              f"CPU min] building {ds} split {args.split}", flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("building", help="the pool on the building datasets, split as the "
+                                        "held-out protocol splits (resumable journal)")
+    b.add_argument("--split", type=int, default=0)
+    b.add_argument("--candidates", type=int, default=80)
+    b.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    b.add_argument("--shard", default="0/1", help="i/n: every n-th building dataset from i")
     c = sub.add_parser("collect", help="run the held-out fits (resumable journal)")
     c.add_argument("--splits", type=int, default=3, help="split seeds 0 .. splits-1")
     c.add_argument("--candidates", type=int, default=80)
@@ -449,6 +475,8 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--datasets", nargs="+", default=None,
                    help="a subset of the held-out datasets (for timing)")
     args = parser.parse_args(argv)
+    if args.command == "building":
+        return collect_building(args)
     held = set(datasets()[1])
     if args.datasets and not set(args.datasets) <= held:
         parser.error("only held-out datasets are refit here")

@@ -134,19 +134,23 @@ def larger_datasets_check() -> dict[str, tuple[float, float]]:
     from benchmarks.portfolio_sklearn import BUILTIN, read_journal
     from benchmarks.portfolio_sklearn_eval import (
         BUILD_TEXT,
+        BUILD_TEXT_THREE_WAY,
+        building_measurements,
         building_table,
         cv_with_more_datasets,
-        replicate_table,
     )
+    from benchmarks.portfolio_sklearn_holdout import BUILDING_JOURNAL
     from benchmarks.portfolio_sklearn_models import MAX_SOURCE_ROWS, MODELS, source_rows
 
     journal = read_journal()
-    how_of = {text: how for how, text in BUILD_TEXT.items()}
+    building3 = read_journal(BUILDING_JOURNAL)
+    how_of = {text: how for texts in (BUILD_TEXT, BUILD_TEXT_THREE_WAY)
+              for how, text in texts.items()}
     out = {}
     for name in MODELS:
         meta = yaml.safe_load((BUILTIN / f"{name}.yaml").read_text(encoding="utf-8"))["meta"]
-        table = building_table(name, journal)
-        judge = replicate_table(table, journal, name)
+        table, judge, _ = building_measurements(name, building_table(name, journal), journal,
+                                                building3)
         if judge is None:
             continue
         base = [j for j, d in enumerate(table.datasets) if source_rows(d) <= MAX_SOURCE_ROWS]

@@ -6,6 +6,7 @@ to choose how portfolios are built."""
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import subprocess
 import sys
@@ -203,3 +204,35 @@ def test_the_build_step_reads_the_replicate_split_and_chooses_how_to_build() -> 
             table.subset(rule), 5, folds=5, normalize="median", candidates=range(20),
             judge=judge.subset(rule), build=build))
     assert cv[(20, "range", "table", "larger")] != cv[(20, "range", "table", "rule")]
+
+
+def test_the_build_step_prefers_the_size_matched_split_of_the_building_datasets() -> None:
+    from benchmarks.portfolio_sklearn import pool
+    from benchmarks.portfolio_sklearn_eval import building_measurements, building_table
+    from benchmarks.portfolio_sklearn_holdout import TEST, VALID
+    from benchmarks.portfolio_sklearn_models import MODELS, datasets
+
+    names = datasets()[0][:3]
+    configs = pool(MODELS["svc"], 40)
+    rng = np.random.default_rng(1)
+    journal = [{"phase": "pool", "model": "svc", "dataset": d, "config": c,
+                "balanced_accuracy": float(rng.random()), **({"split": s} if s else {})}
+               for s in (0, 1) for d in names for c in configs]
+    table = building_table("svc", journal)
+    # the held-out protocol's split of the building datasets, in another order
+    three = [{"phase": "pool", "model": "svc", "dataset": d, "split": 0, "config": c,
+              VALID: float(rng.random()), TEST: float(rng.random())}
+             for d in reversed(names) for c in reversed(configs)]
+    valid, test, size_matched = building_measurements("svc", table, journal, three)
+    assert size_matched and valid.configs == table.configs and valid.datasets == names
+    assert test is not None and test.configs == table.configs
+    want = {(r["dataset"], json.dumps(r["config"], sort_keys=True)): (r[VALID], r[TEST])
+            for r in three}
+    for i, c in enumerate(table.configs):
+        for j, d in enumerate(names):
+            assert (valid.values[i, j], test.values[i, j]) == \
+                want[(d, json.dumps(c, sort_keys=True))]
+    # a missing fit: back to split 0 and its replicate
+    first, second, size_matched = building_measurements("svc", table, journal, three[1:])
+    assert not size_matched and first is table and second is not None
+    assert second.values[0, 0] == journal[len(names) * len(configs)]["balanced_accuracy"]
