@@ -58,6 +58,15 @@ METRIC_TEXT_THREE_WAY = (f"balanced accuracy of the PMLB dataset, subsampled to 
                          "protocol splits (seed 0): trained on 4/9 of the rows, scored on a "
                          "stratified 2/9 validation part and a 1/3 test part; model "
                          "random_state 0; maximised")
+METRIC_TEXT_TWO_FITS = (f"balanced accuracy of the PMLB dataset, subsampled to at most "
+                        f"{MAX_ROWS} rows (stratified, seed 0), split as the held-out "
+                        "protocol splits (seeds 0 and 1: two fits, each trained on 4/9 of "
+                        "the rows and scored by the mean of its 2/9 validation and 1/3 test "
+                        "parts); model random_state 0; maximised")
+COMMAND_TWO_FITS = ("python -m benchmarks.portfolio_sklearn collect && "
+                    "python -m benchmarks.portfolio_sklearn_holdout building && "
+                    "python -m benchmarks.portfolio_sklearn_holdout building --split 1 && "
+                    "python -m benchmarks.portfolio_sklearn build")
 COMMAND_THREE_WAY = ("python -m benchmarks.portfolio_sklearn collect && "
                      "python -m benchmarks.portfolio_sklearn_holdout building && "
                      "python -m benchmarks.portfolio_sklearn build")
@@ -82,6 +91,11 @@ BUILD_TEXT_THREE_WAY = {
     "mean": "greedy on the mean of the validation and test parts' results",
     "judged": "greedy, each member chosen on one part (validation or test) and judged on "
               "the other",
+}
+BUILD_TEXT_TWO_FITS = {
+    "table": "greedy on the seed-0 fit's results",
+    "mean": "greedy on the mean of the seed-0 and seed-1 fits' results",
+    "judged": "greedy, each member chosen on one fit and judged on the other",
 }
 CV_TEXT = ("5-fold cross-validation over the building datasets, regret of the best of the "
            "first 5 on split 0")
@@ -112,16 +126,16 @@ def building_table(model: str, journal: list[dict[str, Any]], split: int = 0
                         table.values[rows], table.direction)
 
 
-def three_way_tables(model: str, journal: list[dict[str, Any]], like: ResultsTable
-                     ) -> tuple[ResultsTable, ResultsTable] | None:
-    """The pool on the building datasets split as the held-out protocol splits
-    (``portfolio_sklearn_holdout building``): (validation part, test part) as two
-    measurements, rows and columns in ``like``'s order (the split-0 building table); None
-    unless they cover every cell of ``like``."""
+def three_way_tables(model: str, journal: list[dict[str, Any]], like: ResultsTable,
+                     split: int = 0) -> tuple[ResultsTable, ResultsTable] | None:
+    """The pool on the building datasets split as the held-out protocol splits (seed
+    ``split``; ``portfolio_sklearn_holdout building``): (validation part, test part) as
+    two measurements, rows and columns in ``like``'s order (the split-0 building table);
+    None unless they cover every cell of ``like``."""
     from benchmarks.portfolio_sklearn_holdout import TEST, VALID
 
     recs = [r for r in journal if r["phase"] == "pool" and r["model"] == model
-            and r["split"] == 0]
+            and r["split"] == split]
     out = []
     for field in (VALID, TEST):
         other = table_from_records([{"dataset": r["dataset"], "config": r["config"],
@@ -141,15 +155,25 @@ def three_way_tables(model: str, journal: list[dict[str, Any]], like: ResultsTab
 
 def building_measurements(model: str, table: ResultsTable, journal: list[dict[str, Any]],
                           building3: list[dict[str, Any]]
-                          ) -> tuple[ResultsTable, ResultsTable | None, bool]:
-    """What a portfolio is built from: (measurement, second measurement or None, whether
-    they are the held-out protocol's split). The size-matched validation and test parts
-    (:func:`three_way_tables`) when they cover ``table`` (the split-0 building table),
-    else split 0 with its replicate (:func:`replicate_table`) when there is one."""
-    three = three_way_tables(model, building3, table)
-    if three is not None:
-        return three[0], three[1], True
-    return table, replicate_table(table, journal, model), False
+                          ) -> tuple[ResultsTable, ResultsTable | None, str]:
+    """What a portfolio is built from: (measurement, second measurement or None, source).
+    With two size-matched fits (:func:`three_way_tables`, seeds 0 and 1) covering
+    ``table`` (the split-0 building table), source ``"two_fits"``: each fit's mean of its
+    validation and test parts, the seed-0 fit first. With only the seed-0 fit,
+    ``"one_fit"``: its validation and test parts. Else ``"splits"``: split 0 with its
+    replicate (:func:`replicate_table`) when there is one."""
+    first = three_way_tables(model, building3, table, 0)
+    if first is None:
+        return table, replicate_table(table, journal, model), "splits"
+    second = three_way_tables(model, building3, table, 1)
+    if second is None:
+        return first[0], first[1], "one_fit"
+    return (_mean_of(*first), _mean_of(*second), "two_fits")
+
+
+def _mean_of(a: ResultsTable, b: ResultsTable) -> ResultsTable:
+    """The cell-wise mean of two aligned measurements."""
+    return ResultsTable(a.configs, a.datasets, (a.values + b.values) / 2, a.direction)
 
 
 def replicate_table(table: ResultsTable, journal: list[dict[str, Any]], model: str
@@ -261,7 +285,8 @@ def build_all(k: int) -> int:
         if not table.datasets:
             print(f"{name}: no complete building dataset in the journal yet; skipped")
             continue
-        table, judge, three = building_measurements(name, table, journal, building3)
+        table, judge, source = building_measurements(name, table, journal, building3)
+        three = source != "splits"
         larger = [j for j, d in enumerate(table.datasets) if source_rows(d) > MAX_SOURCE_ROWS]
         rule = [j for j in range(len(table.datasets)) if j not in set(larger)]
         if judge is None and larger:  # the choice needs both splits: the rule's datasets
@@ -284,14 +309,16 @@ def build_all(k: int) -> int:
                       if r["phase"] == "pool" and r["model"] == name
                       and r["dataset"] in set(table.datasets))
         portfolio.space = model.space.to_dict()
-        portfolio.metric = (METRIC_TEXT_THREE_WAY if three else
+        portfolio.metric = (METRIC_TEXT_TWO_FITS if source == "two_fits" else
+                            METRIC_TEXT_THREE_WAY if three else
                             METRIC_TEXT if how == "table" else METRIC_TEXT_TWO_SPLITS)
         portfolio.meta = {
             "model": name,
             "estimator": model.estimator,
             "notes": model.note,
             "library_default": model.default or "the estimator's own defaults",
-            "built_by": (COMMAND_THREE_WAY if three else
+            "built_by": (COMMAND_TWO_FITS if source == "two_fits" else
+                         COMMAND_THREE_WAY if three else
                          COMMAND if judge is None else COMMAND_WITH_REPLICATE),
             "candidates": size,
             "candidate_pool": ("the library default (when in the space) and random "
@@ -299,7 +326,8 @@ def build_all(k: int) -> int:
             if in_space(model) else "random configurations of the space (Space.sample, "
                                     "seed 0)",
             "normalize": normalize,
-            "build": (BUILD_TEXT_THREE_WAY if three else BUILD_TEXT)[how],
+            "build": (BUILD_TEXT_TWO_FITS if source == "two_fits" else
+                      BUILD_TEXT_THREE_WAY if three else BUILD_TEXT)[how],
             "larger_datasets": ("used: in every fold's training, and to build"
                                 if use_larger else "not used") if larger else "none collected",
             "cv_regret_first5": {" ".join(map(str, key)): round(v, 5)

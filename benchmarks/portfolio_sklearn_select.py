@@ -135,6 +135,7 @@ def larger_datasets_check() -> dict[str, tuple[float, float]]:
     from benchmarks.portfolio_sklearn_eval import (
         BUILD_TEXT,
         BUILD_TEXT_THREE_WAY,
+        BUILD_TEXT_TWO_FITS,
         building_measurements,
         building_table,
         cv_with_more_datasets,
@@ -144,7 +145,7 @@ def larger_datasets_check() -> dict[str, tuple[float, float]]:
 
     journal = read_journal()
     building3 = read_journal(BUILDING_JOURNAL)
-    how_of = {text: how for texts in (BUILD_TEXT, BUILD_TEXT_THREE_WAY)
+    how_of = {text: how for texts in (BUILD_TEXT, BUILD_TEXT_THREE_WAY, BUILD_TEXT_TWO_FITS)
               for how, text in texts.items()}
     out = {}
     for name in MODELS:

@@ -223,8 +223,8 @@ def test_the_build_step_prefers_the_size_matched_split_of_the_building_datasets(
     three = [{"phase": "pool", "model": "svc", "dataset": d, "split": 0, "config": c,
               VALID: float(rng.random()), TEST: float(rng.random())}
              for d in reversed(names) for c in reversed(configs)]
-    valid, test, size_matched = building_measurements("svc", table, journal, three)
-    assert size_matched and valid.configs == table.configs and valid.datasets == names
+    valid, test, source = building_measurements("svc", table, journal, three)
+    assert source == "one_fit" and valid.configs == table.configs and valid.datasets == names
     assert test is not None and test.configs == table.configs
     want = {(r["dataset"], json.dumps(r["config"], sort_keys=True)): (r[VALID], r[TEST])
             for r in three}
@@ -233,6 +233,12 @@ def test_the_build_step_prefers_the_size_matched_split_of_the_building_datasets(
             assert (valid.values[i, j], test.values[i, j]) == \
                 want[(d, json.dumps(c, sort_keys=True))]
     # a missing fit: back to split 0 and its replicate
-    first, second, size_matched = building_measurements("svc", table, journal, three[1:])
-    assert not size_matched and first is table and second is not None
+    first, second, source = building_measurements("svc", table, journal, three[1:])
+    assert source == "splits" and first is table and second is not None
     assert second.values[0, 0] == journal[len(names) * len(configs)]["balanced_accuracy"]
+    # a second size-matched fit (seed 1): each fit's mean of its two parts, seed 0 first
+    other = [{**r, "split": 1, VALID: r[VALID] / 2, TEST: r[TEST] / 4} for r in three]
+    first, second, source = building_measurements("svc", table, journal, three + other)
+    assert source == "two_fits" and second is not None
+    np.testing.assert_allclose(first.values, (valid.values + test.values) / 2)
+    np.testing.assert_allclose(second.values, (valid.values / 2 + test.values / 4) / 2)
