@@ -136,21 +136,10 @@ def three_way_tables(model: str, journal: list[dict[str, Any]], like: ResultsTab
 
     recs = [r for r in journal if r["phase"] == "pool" and r["model"] == model
             and r["split"] == split]
-    out = []
-    for field in (VALID, TEST):
-        other = table_from_records([{"dataset": r["dataset"], "config": r["config"],
-                                     "value": r[field]} for r in recs], direction="max")
-        row = {config_key(c): i for i, c in enumerate(other.configs)}
-        col = {d: j for j, d in enumerate(other.datasets)}
-        rows = [row.get(config_key(c)) for c in like.configs]
-        cols = [col.get(d) for d in like.datasets]
-        if any(i is None for i in rows) or any(j is None for j in cols):
-            return None
-        values = other.values[np.ix_(rows, cols)]
-        if np.isnan(values).any():
-            return None
-        out.append(ResultsTable(like.configs, like.datasets, values, like.direction))
-    return out[0], out[1]
+    valid, test = (_aligned_to(like, table_from_records(
+        [{"dataset": r["dataset"], "config": r["config"], "value": r[field]} for r in recs],
+        direction="max")) for field in (VALID, TEST))
+    return None if valid is None or test is None else (valid, test)
 
 
 def building_measurements(model: str, table: ResultsTable, journal: list[dict[str, Any]],
@@ -180,17 +169,22 @@ def replicate_table(table: ResultsTable, journal: list[dict[str, Any]], model: s
                     ) -> ResultsTable | None:
     """The second measurement of ``table`` (``replicate``: validation split 1), rows and
     columns in ``table``'s order; None unless it covers every cell of ``table``."""
-    other = building_table(model, journal, REPLICATE_SPLIT)
+    return _aligned_to(table, building_table(model, journal, REPLICATE_SPLIT))
+
+
+def _aligned_to(like: ResultsTable, other: ResultsTable) -> ResultsTable | None:
+    """``other``'s values for ``like``'s cells, in ``like``'s order; None unless it has
+    every one of them."""
     row = {config_key(c): i for i, c in enumerate(other.configs)}
     col = {d: j for j, d in enumerate(other.datasets)}
-    rows = [row.get(config_key(c)) for c in table.configs]
-    cols = [col.get(d) for d in table.datasets]
+    rows = [row.get(config_key(c)) for c in like.configs]
+    cols = [col.get(d) for d in like.datasets]
     if any(i is None for i in rows) or any(j is None for j in cols):
         return None
     values = other.values[np.ix_(rows, cols)]
     if np.isnan(values).any():
         return None
-    return ResultsTable(table.configs, table.datasets, values, table.direction)
+    return ResultsTable(like.configs, like.datasets, values, like.direction)
 
 
 def choose(table: ResultsTable, model: Model, k: int = 5,

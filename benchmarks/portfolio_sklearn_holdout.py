@@ -363,6 +363,18 @@ def complete_splits(journal: Sequence[Mapping[str, Any]],
     return sorted(s for s, pairs in done.items() if need <= pairs)
 
 
+def _by_dataset_and_split(model: Model, journal: Sequence[Mapping[str, Any]]
+                          ) -> dict[tuple[str, int], list[Mapping[str, Any]]]:
+    """The model's latest records on the complete splits (:func:`complete_splits`), by
+    (dataset, split)."""
+    use = set(complete_splits(journal))
+    groups: dict[tuple[str, int], list[Mapping[str, Any]]] = defaultdict(list)
+    for r in latest_records(journal).values():
+        if r["model"] == model.name and r["split"] in use:
+            groups[(r["dataset"], r["split"])].append(r)
+    return groups
+
+
 def holdout_results(model: Model, portfolio: Sequence[Mapping[str, Any]],
                     journal: Sequence[Mapping[str, Any]] | None = None
                     ) -> list[dict[str, Any]]:
@@ -372,11 +384,7 @@ def holdout_results(model: Model, portfolio: Sequence[Mapping[str, Any]],
     if journal is None:
         journal = read_journal(HOLDOUT_JOURNAL)
     _, held = datasets()
-    use = set(complete_splits(journal))
-    groups: dict[tuple[str, int], list[Mapping[str, Any]]] = defaultdict(list)
-    for r in latest_records(journal).values():
-        if r["model"] == model.name and r["split"] in use:
-            groups[(r["dataset"], r["split"])].append(r)
+    groups = _by_dataset_and_split(model, journal)
     out = []
     for ds in held:
         splits = sorted(s for d, s in groups if d == ds)
@@ -407,12 +415,9 @@ def hindsight_first(model: Model, n: int = 5,
     hindsight (optimistic: the choice also fits their noise)."""
     if journal is None:
         journal = read_journal(HOLDOUT_JOURNAL)
-    _, held = datasets()
-    use = set(complete_splits(journal))
-    groups: dict[tuple[str, int], list[Mapping[str, Any]]] = defaultdict(list)
-    for r in latest_records(journal).values():
-        if r["model"] == model.name and r["split"] in use and r["dataset"] in held:
-            groups[(r["dataset"], r["split"])].append(r)
+    held = set(datasets()[1])
+    groups = {g: recs for g, recs in _by_dataset_and_split(model, journal).items()
+              if g[0] in held}
     pools = {g: {config_key(r["config"]): (r[VALID], r[TEST]) for r in recs
                  if r["phase"] == "pool"} for g, recs in groups.items()}
     pools = {g: p for g, p in pools.items() if p}  # (dataset, split)s with pool results
