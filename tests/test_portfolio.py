@@ -241,6 +241,10 @@ def test_portfolio_build_on_the_command_line_takes_a_second_measurement(tmp_path
                                       "--judge", "second.json", "-k", "2", "-o", "j.yaml"])
     assert judged.exit_code == 0, judged.output
     assert [c["c"] for c in read_portfolio(tmp_path / "j.yaml")] == ["other", "steady"]
+    median = CliRunner().invoke(cli, ["portfolio", "build", "--table", "first.json",
+                                      "--normalize", "median", "-o", "m.yaml"])
+    assert median.exit_code == 0, median.output
+    assert "median-normalized" in (tmp_path / "m.yaml").read_text()
     fewer = [r for r in records(SECOND) if r["config"]["c"] != "bad"]
     (tmp_path / "fewer.json").write_text(json.dumps(fewer))
     bad = CliRunner().invoke(cli, ["portfolio", "build", "--table", "first.json",
