@@ -36,7 +36,8 @@ def test_each_sklearn_portfolio_loads_and_fits_its_space(name: str) -> None:
     configs = builtin(name)
     info = builtin_info(name)
     space = builtin_space(name)
-    assert space is not None and 5 <= len(configs) <= 10
+    # greedy stops early once no candidate lowers the (judged) regret: at most k = 10
+    assert space is not None and 1 <= len(configs) <= 10
     assert all(space.validate(c) == c for c in configs)
     assert len({tuple(sorted(map(str, c.items()))) for c in configs}) == len(configs)
     assert info["direction"] == "max" and "balanced accuracy" in info["metric"]
